@@ -1,0 +1,69 @@
+using Redoubt.Server.Commands;
+using Redoubt.Server.Protocol;
+
+namespace Redoubt.Server;
+
+public sealed partial class Client
+{
+    /// <summary>The socket side, or null for internal clients (AOF loading, scripts).</summary>
+    public Networking.Connection? Connection;
+
+    /// <summary>
+    /// Parses and executes every complete command in the query buffer (called under the server lock).
+    /// Stops early while the client is blocked or paused, keeping the rest for later, as Redis does.
+    /// </summary>
+    internal void ProcessInputBuffer()
+    {
+        var server = Server;
+        Parser.ProtoMaxBulkLen = server.Config.ProtoMaxBulkLen;
+        while (QueryStart < QueryEnd)
+        {
+            if ((Flags & (ClientFlags.Blocked | ClientFlags.CloseAfterReply | ClientFlags.CloseAsap)) != 0) break;
+            if (server.Pause.ShouldPause(this)) break;
+            if (QueryNeeded > 0 && QueryEnd - QueryStart < QueryNeeded) break;
+
+            Parser.AuthRequired = server.AuthRequired(this);
+            Parser.IsMasterLink = (Flags & ClientFlags.Master) != 0;
+            var status = Parser.Parse(QueryBuf, QueryStart, QueryEnd, out int consumed);
+            if (status == ParseStatus.Incomplete)
+            {
+                QueryNeeded = Parser.Needed;
+                break;
+            }
+            if (status == ParseStatus.Error)
+            {
+                Reply.Error(Parser.Error!);
+                server.Log.Verbose($"Protocol error ({Parser.Error}) from client: {server.ClientInfoString(this)}");
+                Flags |= ClientFlags.CloseAfterReply | ClientFlags.ProtocolError;
+                QueryStart = QueryEnd;
+                break;
+            }
+            QueryNeeded = 0;
+            SetArgsFromParser();
+            LastInteractionMs = server.NowMs;
+            if (Argc > 0) ExecutionGate.Process(this);
+            QueryStart += consumed;
+        }
+        if (QueryStart == QueryEnd) QueryStart = QueryEnd = 0;
+        long pending = QueryEnd - QueryStart;
+        long size = Math.Max(pending, QueryNeeded);
+        if (size > QueryBufPeak) QueryBufPeak = size;
+        if (size > server.Config.ClientQueryBufferLimit && (Flags & ClientFlags.Master) == 0)
+        {
+            server.Log.Warning($"Closing client that reached max query buffer length: {server.ClientInfoString(this)} (qbuf initial bytes: \"{Escape(QueryBuf.AsSpan(QueryStart, (int)Math.Min(64, pending)))}\")");
+            Flags |= ClientFlags.CloseAsap;
+        }
+    }
+
+    private static string Escape(ReadOnlySpan<byte> bytes)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (byte b in bytes)
+        {
+            if (b == '\\' || b == '"') sb.Append('\\').Append((char)b);
+            else if (b >= 32 && b < 127) sb.Append((char)b);
+            else sb.Append("\\x").Append(b.ToString("x2"));
+        }
+        return sb.ToString();
+    }
+}

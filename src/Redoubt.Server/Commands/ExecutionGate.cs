@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Redoubt.Server.Commands;
+
+/// <summary>
+/// The one gate every command passes before its handler (Redis's processCommand): lookup, arity,
+/// authentication, ACL, transaction queuing, and the server-state checks (loading, OOM, read-only
+/// replica, min-replicas, pub/sub context). Then <see cref="Call"/> runs the handler and keeps stats.
+/// </summary>
+public static class ExecutionGate
+{
+    /// <summary>Extra checks contributed by later subsystems (replication, persistence, memory); each returns an error or null.</summary>
+    public static readonly List<Func<Client, Command, string?>> StateChecks = new();
+
+    public static void Process(Client c)
+    {
+        var server = c.Server;
+        var cmd = server.Commands.Lookup(c.Arg(0));
+        if (cmd != null && cmd.IsContainer)
+        {
+            if (c.Argc >= 2)
+            {
+                var sub = CommandTable.LookupSub(cmd, c.Arg(1));
+                if (sub is null || sub.Handler is null)
+                {
+                    Reject(c, null, $"unknown subcommand '{Truncate(c.ArgString(1), 128)}'. Try {cmd.Name.ToUpperInvariant()} HELP.");
+                    return;
+                }
+                cmd = sub;
+            }
+            else
+            {
+                // A container called alone: arity error on the container itself, as Redis does.
+                Reject(c, cmd, $"wrong number of arguments for '{cmd.Name}' command");
+                return;
+            }
+        }
+        if (cmd is null || cmd.Handler is null)
+        {
+            var args = new StringBuilder();
+            for (int i = 1; i < c.Argc && args.Length < 128; i++)
+            {
+                string a = Encoding.Latin1.GetString(c.Arg(i));
+                int room = 128 - args.Length;
+                args.Append('\'').Append(a.Length > room ? a[..room] : a).Append("' ");
+            }
+            Reject(c, null, $"unknown command '{Truncate(c.ArgString(0), 128)}', with args beginning with: {args}");
+            return;
+        }
+        c.Cmd = cmd;
+        int arity = cmd.Arity;
+        if ((arity > 0 && arity != c.Argc) || c.Argc < -arity)
+        {
+            Reject(c, cmd, $"wrong number of arguments for '{cmd.FullName}' command");
+            return;
+        }
+        if (server.AuthRequired(c) && !cmd.Has(CommandFlags.NoAuth))
+        {
+            Reject(c, cmd, "-NOAUTH Authentication required.");
+            return;
+        }
+        bool inMulti = c.InMulti;
+        if (inMulti && cmd.Has(CommandFlags.NoMulti))
+        {
+            Reject(c, cmd, "Command not allowed inside a transaction");
+            return;
+        }
+        if (server.Acl.CheckCommand(c, cmd) is string aclError)
+        {
+            Reject(c, cmd, aclError);
+            return;
+        }
+        foreach (var check in StateChecks)
+        {
+            if (check(c, cmd) is string stateError)
+            {
+                Reject(c, cmd, stateError);
+                return;
+            }
+        }
+        if ((c.Flags & ClientFlags.PubSub) != 0 && c.Reply.Protocol == 2 && !IsAllowedInSubscribedContext(cmd))
+        {
+            Reject(c, cmd, $"Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+            return;
+        }
+        if (inMulti && !IsTransactionControl(cmd))
+        {
+            Transactions.Queue(c, cmd);
+            return;
+        }
+        Call(c, cmd);
+    }
+
+    /// <summary>Runs the handler, timing it for INFO commandstats, SLOWLOG and LATENCY.</summary>
+    public static void Call(Client c, Command cmd)
+    {
+        var server = c.Server;
+        int replyMark = c.Reply.Length;
+        long errorsBefore = server.Stats.TotalErrorReplies;
+        long start = Stopwatch.GetTimestamp();
+        c.Cmd = cmd;
+        cmd.Handler!(c);
+        long elapsedTicks = Stopwatch.GetTimestamp() - start;
+        long micros = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
+        cmd.Calls++;
+        cmd.MicrosecondsTotal += micros;
+        if (server.Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;
+        server.Stats.TotalCommandsProcessed++;
+        c.LastCmd = cmd;
+        server.AfterCall(c, cmd, micros);
+
+        // CLIENT REPLY OFF/SKIP: drop what this command wrote.
+        if (c.ReplyMode == ReplyMode.Off || c.ReplyMode == ReplyMode.Skip)
+        {
+            if (cmd.Name != "client|reply" || c.ReplyMode == ReplyMode.Skip) c.Reply.Truncate(replyMark);
+            if (c.ReplyMode == ReplyMode.Skip) c.ReplyMode = ReplyMode.On;
+        }
+        if (c.ReplyMode == ReplyMode.SkipNext) c.ReplyMode = ReplyMode.Skip;
+    }
+
+    private static void Reject(Client c, Command? cmd, string error)
+    {
+        if (cmd != null) cmd.RejectedCalls++;
+        if (c.InMulti) c.Flags |= ClientFlags.DirtyExec;
+        c.Reply.Error(error);
+    }
+
+    private static bool IsTransactionControl(Command cmd)
+        => cmd.Name is "exec" or "discard" or "multi" or "watch" or "quit" or "reset";
+
+    private static bool IsAllowedInSubscribedContext(Command cmd)
+        => cmd.Name is "ping" or "subscribe" or "ssubscribe" or "unsubscribe" or "sunsubscribe"
+            or "psubscribe" or "punsubscribe" or "quit" or "reset";
+
+    private static string Truncate(string s, int max) => s.Length > max ? s[..max] : s;
+}

@@ -1,0 +1,72 @@
+// Command metadata for the set family (Redis 7.0 semantics).
+namespace Redoubt.Server.Commands.Specs;
+
+internal static class SetSpecs
+{
+    public static readonly CommandSpec[] All =
+    [
+        new("sadd", -3, CommandFlags.Write | CommandFlags.DenyOom | CommandFlags.Fast, AclCategories.Write | AclCategories.Set | AclCategories.Fast,
+            [KeySpec.Range(KeySpecFlags.RW | KeySpecFlags.Insert, 1)],
+            "set", "1.0.0", "Add one or more members to a set", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."),
+        new("scard", 2, CommandFlags.ReadOnly | CommandFlags.Fast, AclCategories.Read | AclCategories.Set | AclCategories.Fast,
+            [KeySpec.Range(KeySpecFlags.RO, 1)],
+            "set", "1.0.0", "Get the number of members in a set", "O(1)"),
+        new("sdiff", -2, CommandFlags.ReadOnly, AclCategories.Read | AclCategories.Set | AclCategories.Slow,
+            [KeySpec.Range(KeySpecFlags.RO | KeySpecFlags.Access, 1, -1)],
+            "set", "1.0.0", "Subtract multiple sets", "O(N) where N is the total number of elements in all given sets."),
+        new("sdiffstore", -3, CommandFlags.Write | CommandFlags.DenyOom, AclCategories.Write | AclCategories.Set | AclCategories.Slow,
+            [
+                KeySpec.Range(KeySpecFlags.OW | KeySpecFlags.Update, 1),
+                KeySpec.Range(KeySpecFlags.RO | KeySpecFlags.Access, 2, -1),
+            ],
+            "set", "1.0.0", "Subtract multiple sets and store the resulting set in a key", "O(N) where N is the total number of elements in all given sets."),
+        new("sinter", -2, CommandFlags.ReadOnly, AclCategories.Read | AclCategories.Set | AclCategories.Slow,
+            [KeySpec.Range(KeySpecFlags.RO | KeySpecFlags.Access, 1, -1)],
+            "set", "1.0.0", "Intersect multiple sets", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."),
+        new("sintercard", -3, CommandFlags.ReadOnly | CommandFlags.MovableKeys, AclCategories.Read | AclCategories.Set | AclCategories.Slow,
+            [KeySpec.Keynum(KeySpecFlags.RO | KeySpecFlags.Access, 1, 0, 1, 1)],
+            "set", "7.0.0", "Intersect multiple sets and return the cardinality of the result", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."),
+        new("sinterstore", -3, CommandFlags.Write | CommandFlags.DenyOom, AclCategories.Write | AclCategories.Set | AclCategories.Slow,
+            [
+                KeySpec.Range(KeySpecFlags.RW | KeySpecFlags.Update, 1),
+                KeySpec.Range(KeySpecFlags.RO | KeySpecFlags.Access, 2, -1),
+            ],
+            "set", "1.0.0", "Intersect multiple sets and store the resulting set in a key", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."),
+        new("sismember", 3, CommandFlags.ReadOnly | CommandFlags.Fast, AclCategories.Read | AclCategories.Set | AclCategories.Fast,
+            [KeySpec.Range(KeySpecFlags.RO, 1)],
+            "set", "1.0.0", "Determine if a given value is a member of a set", "O(1)"),
+        new("smembers", 2, CommandFlags.ReadOnly, AclCategories.Read | AclCategories.Set | AclCategories.Slow,
+            [KeySpec.Range(KeySpecFlags.RO | KeySpecFlags.Access, 1)],
+            "set", "1.0.0", "Get all the members in a set", "O(N) where N is the set cardinality."),
+        new("smismember", -3, CommandFlags.ReadOnly | CommandFlags.Fast, AclCategories.Read | AclCategories.Set | AclCategories.Fast,
+            [KeySpec.Range(KeySpecFlags.RO | KeySpecFlags.Access, 1)],
+            "set", "6.2.0", "Returns the membership associated with the given elements for a set", "O(N) where N is the number of elements being checked for membership"),
+        new("smove", 4, CommandFlags.Write | CommandFlags.Fast, AclCategories.Write | AclCategories.Set | AclCategories.Fast,
+            [
+                KeySpec.Range(KeySpecFlags.RW | KeySpecFlags.Access | KeySpecFlags.Delete, 1),
+                KeySpec.Range(KeySpecFlags.RW | KeySpecFlags.Insert, 2),
+            ],
+            "set", "1.0.0", "Move a member from one set to another", "O(1)"),
+        new("spop", -2, CommandFlags.Write | CommandFlags.Fast, AclCategories.Write | AclCategories.Set | AclCategories.Fast,
+            [KeySpec.Range(KeySpecFlags.RW | KeySpecFlags.Access | KeySpecFlags.Delete, 1)],
+            "set", "1.0.0", "Remove and return one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count."),
+        new("srandmember", -2, CommandFlags.ReadOnly, AclCategories.Read | AclCategories.Set | AclCategories.Slow,
+            [KeySpec.Range(KeySpecFlags.RO | KeySpecFlags.Access, 1)],
+            "set", "1.0.0", "Get one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count."),
+        new("srem", -3, CommandFlags.Write | CommandFlags.Fast, AclCategories.Write | AclCategories.Set | AclCategories.Fast,
+            [KeySpec.Range(KeySpecFlags.RW | KeySpecFlags.Delete, 1)],
+            "set", "1.0.0", "Remove one or more members from a set", "O(N) where N is the number of members to be removed."),
+        new("sscan", -3, CommandFlags.ReadOnly, AclCategories.Read | AclCategories.Set | AclCategories.Slow,
+            [KeySpec.Range(KeySpecFlags.RO | KeySpecFlags.Access, 1)],
+            "set", "2.8.0", "Incrementally iterate Set elements", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."),
+        new("sunion", -2, CommandFlags.ReadOnly, AclCategories.Read | AclCategories.Set | AclCategories.Slow,
+            [KeySpec.Range(KeySpecFlags.RO | KeySpecFlags.Access, 1, -1)],
+            "set", "1.0.0", "Add multiple sets", "O(N) where N is the total number of elements in all given sets."),
+        new("sunionstore", -3, CommandFlags.Write | CommandFlags.DenyOom, AclCategories.Write | AclCategories.Set | AclCategories.Slow,
+            [
+                KeySpec.Range(KeySpecFlags.OW | KeySpecFlags.Update, 1),
+                KeySpec.Range(KeySpecFlags.RO | KeySpecFlags.Access, 2, -1),
+            ],
+            "set", "1.0.0", "Add multiple sets and store the resulting set in a key", "O(N) where N is the total number of elements in all given sets."),
+    ];
+}

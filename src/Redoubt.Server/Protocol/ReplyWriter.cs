@@ -1,0 +1,233 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace Redoubt.Server.Protocol;
+
+/// <summary>
+/// A client's output buffer: replies are encoded straight into one growable byte array, in RESP2 or
+/// RESP3 depending on the client's protocol, and the whole batch is sent with one write.
+/// </summary>
+public sealed class ReplyWriter
+{
+    private byte[] _buf;
+    private int _len;
+
+    /// <summary>2 or 3, as negotiated by HELLO.</summary>
+    public int Protocol = 2;
+
+    /// <summary>Called for every error reply with the error text (without the leading '-').</summary>
+    public Action<string>? OnError;
+
+    public ReplyWriter(int initialSize = 16 * 1024) => _buf = new byte[initialSize];
+
+    public int Length => _len;
+    public byte[] Buffer => _buf;
+    public ReadOnlySpan<byte> Written => _buf.AsSpan(0, _len);
+    public bool IsResp3 => Protocol >= 3;
+
+    /// <summary>Drops everything written after <paramref name="length"/> (CLIENT REPLY OFF/SKIP).</summary>
+    public void Truncate(int length) => _len = Math.Min(_len, length);
+
+    public void Clear() => _len = 0;
+
+    /// <summary>Exchanges the filled buffer for <paramref name="spare"/>, so it can be sent while new replies accumulate.</summary>
+    public byte[] Swap(byte[] spare, out int length)
+    {
+        var full = _buf;
+        length = _len;
+        _buf = spare;
+        _len = 0;
+        return full;
+    }
+
+    /// <summary>Drops the first <paramref name="count"/> bytes (after a partial send).</summary>
+    public void Consume(int count)
+    {
+        if (count >= _len) { _len = 0; return; }
+        System.Buffer.BlockCopy(_buf, count, _buf, 0, _len - count);
+        _len -= count;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Span<byte> Reserve(int n)
+    {
+        if (_buf.Length - _len < n) Grow(n);
+        return _buf.AsSpan(_len, n);
+    }
+
+    private void Grow(int n)
+    {
+        long want = Math.Max((long)_buf.Length * 2, (long)_len + n);
+        if (want > Array.MaxLength) want = Math.Max(Array.MaxLength, _len + n);
+        Array.Resize(ref _buf, (int)want);
+    }
+
+    public void Raw(ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(Reserve(bytes.Length));
+        _len += bytes.Length;
+    }
+
+    public void RawAscii(string s)
+    {
+        var dest = Reserve(s.Length);
+        for (int i = 0; i < s.Length; i++) dest[i] = (byte)s[i];
+        _len += s.Length;
+    }
+
+    public void Ok() => Raw("+OK\r\n"u8);
+    public void Queued() => Raw("+QUEUED\r\n"u8);
+
+    public void Simple(ReadOnlySpan<byte> text)
+    {
+        var d = Reserve(text.Length + 3);
+        d[0] = (byte)'+';
+        text.CopyTo(d[1..]);
+        d[text.Length + 1] = (byte)'\r';
+        d[text.Length + 2] = (byte)'\n';
+        _len += text.Length + 3;
+    }
+
+    public void Simple(string text) => Simple(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>
+    /// An error reply. Like Redis's addReplyError: a message that starts with '-' carries its own
+    /// code (e.g. "-WRONGTYPE ..."), otherwise "ERR " is prepended. Newlines become spaces.
+    /// </summary>
+    public void Error(string message)
+    {
+        string text = message.Length > 0 && message[0] == '-' ? message[1..] : "ERR " + message;
+        if (text.AsSpan().IndexOfAny('\r', '\n') >= 0) text = text.Replace('\r', ' ').Replace('\n', ' ');
+        Raw("-"u8);
+        Raw(Encoding.UTF8.GetBytes(text));
+        Raw("\r\n"u8);
+        OnError?.Invoke(text);
+    }
+
+    public void Integer(long value) => PrefixedNumber((byte)':', value);
+
+    private void PrefixedNumber(byte prefix, long value)
+    {
+        var d = Reserve(24);
+        d[0] = prefix;
+        value.TryFormat(d[1..], out int n, default, System.Globalization.CultureInfo.InvariantCulture);
+        d[n + 1] = (byte)'\r';
+        d[n + 2] = (byte)'\n';
+        _len += n + 3;
+    }
+
+    public void Bulk(ReadOnlySpan<byte> value)
+    {
+        var d = Reserve(value.Length + 24);
+        d[0] = (byte)'$';
+        value.Length.TryFormat(d[1..], out int n, default, System.Globalization.CultureInfo.InvariantCulture);
+        int p = n + 1;
+        d[p++] = (byte)'\r';
+        d[p++] = (byte)'\n';
+        value.CopyTo(d[p..]);
+        p += value.Length;
+        d[p++] = (byte)'\r';
+        d[p++] = (byte)'\n';
+        _len += p;
+    }
+
+    public void Bulk(string value) => Bulk(Encoding.UTF8.GetBytes(value));
+
+    /// <summary>A bulk reply holding an integer's decimal text.</summary>
+    public void BulkInteger(long value)
+    {
+        Span<byte> tmp = stackalloc byte[24];
+        value.TryFormat(tmp, out int n, default, System.Globalization.CultureInfo.InvariantCulture);
+        Bulk(tmp[..n]);
+    }
+
+    /// <summary>Null bulk: "$-1" in RESP2, "_" in RESP3.</summary>
+    public void Null()
+    {
+        if (IsResp3) Raw("_\r\n"u8);
+        else Raw("$-1\r\n"u8);
+    }
+
+    /// <summary>Null array: "*-1" in RESP2, "_" in RESP3.</summary>
+    public void NullArray()
+    {
+        if (IsResp3) Raw("_\r\n"u8);
+        else Raw("*-1\r\n"u8);
+    }
+
+    public void ArrayHeader(long count) => PrefixedNumber((byte)'*', count);
+
+    public void EmptyArray() => Raw("*0\r\n"u8);
+
+    /// <summary>Map of <paramref name="pairs"/> entries: "%n" in RESP3, a flat array of 2n in RESP2.</summary>
+    public void MapHeader(long pairs)
+    {
+        if (IsResp3) PrefixedNumber((byte)'%', pairs);
+        else PrefixedNumber((byte)'*', pairs * 2);
+    }
+
+    /// <summary>Set type: "~n" in RESP3, an array in RESP2.</summary>
+    public void SetHeader(long count) => PrefixedNumber(IsResp3 ? (byte)'~' : (byte)'*', count);
+
+    /// <summary>Out-of-band push: ">n" in RESP3, an array in RESP2.</summary>
+    public void PushHeader(long count) => PrefixedNumber(IsResp3 ? (byte)'>' : (byte)'*', count);
+
+    /// <summary>Attribute-free boolean: "#t"/"#f" in RESP3, ":1"/":0" in RESP2.</summary>
+    public void Boolean(bool value)
+    {
+        if (IsResp3) Raw(value ? "#t\r\n"u8 : "#f\r\n"u8);
+        else Raw(value ? ":1\r\n"u8 : ":0\r\n"u8);
+    }
+
+    /// <summary>A double as Redis's addReplyDouble prints it: bulk "%.17g" in RESP2, ",..." in RESP3.</summary>
+    public void Double(double d)
+    {
+        if (IsResp3)
+        {
+            Raw(","u8);
+            RawAscii(NumberFormat.G17(d));
+            Raw("\r\n"u8);
+        }
+        else Bulk(Encoding.ASCII.GetBytes(NumberFormat.G17(d)));
+    }
+
+    /// <summary>Verbatim string ("=len\r\ntxt:...") in RESP3, plain bulk in RESP2 (INFO, CLIENT INFO...).</summary>
+    public void Verbatim(string text, string format = "txt")
+    {
+        if (!IsResp3) { Bulk(text); return; }
+        var bytes = Encoding.UTF8.GetBytes(text);
+        Raw("="u8);
+        RawAscii((bytes.Length + 4).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Raw("\r\n"u8);
+        RawAscii(format);
+        Raw(":"u8);
+        Raw(bytes);
+        Raw("\r\n"u8);
+    }
+
+    /// <summary>
+    /// Starts an aggregate whose length is not known yet; returns a mark for <see cref="EndDeferred"/>.
+    /// The header is inserted afterwards, moving the elements written in between.
+    /// </summary>
+    public int BeginDeferred() => _len;
+
+    /// <summary>Inserts the header for a deferred aggregate: '*' array, '%' map (pairs), '~' set.</summary>
+    public void EndDeferred(int mark, long count, byte kind = (byte)'*')
+    {
+        if (!IsResp3)
+        {
+            if (kind == (byte)'%') count *= 2;
+            kind = (byte)'*';
+        }
+        Span<byte> header = stackalloc byte[24];
+        header[0] = kind;
+        count.TryFormat(header[1..], out int n, default, System.Globalization.CultureInfo.InvariantCulture);
+        header[n + 1] = (byte)'\r';
+        header[n + 2] = (byte)'\n';
+        int h = n + 3;
+        Reserve(h);
+        System.Buffer.BlockCopy(_buf, mark, _buf, mark + h, _len - mark);
+        header[..h].CopyTo(_buf.AsSpan(mark));
+        _len += h;
+    }
+}

@@ -1,0 +1,382 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Redoubt.Server.Commands;
+using Redoubt.Server.Config;
+using Redoubt.Server.Logging;
+using Redoubt.Server.Networking;
+using Redoubt.Server.Security;
+using Redoubt.Server.Storage;
+
+namespace Redoubt.Server;
+
+/// <summary>
+/// The server instance. Execution model: every command runs under <see cref="Sync"/>, one at a time,
+/// on whichever I/O thread received it, so commands are atomic with respect to each other (MULTI,
+/// blocking pops and the replication stream rely on this) while socket reads and writes proceed in
+/// parallel outside the lock. See docs/architecture.md.
+/// </summary>
+public sealed partial class RedisServer : IKeyspaceHooks
+{
+    public const string Version = "7.0.15";
+
+    public readonly ServerConfig Config;
+    public readonly ServerLog Log = new();
+    public readonly CommandTable Commands = new();
+    public readonly Lock Sync = new();
+    public readonly ServerStats Stats = new();
+    public readonly AclRegistry Acl = new();
+    public readonly WatchRegistry Watches = new();
+    public readonly ClientPause Pause = new();
+    public Database[] Databases = Array.Empty<Database>();
+    public readonly Dictionary<long, Client> Clients = new();
+    public readonly string RunId = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20));
+    public readonly long StartTimeMs = Database.NowMs();
+    public readonly Random Rng = new();
+    private readonly List<Socket> _listeners = new();
+    private long _nextClientId;
+    private Thread? _cronThread;
+    private readonly ManualResetEventSlim _stopped = new();
+    public volatile bool ShuttingDown;
+    public int ExitCode;
+
+    /// <summary>Actions run after every command (slowlog, latency, propagation hooks of later subsystems).</summary>
+    public readonly List<Action<Client, Command, long>> AfterCallHooks = new();
+    /// <summary>Actions run by the cron, hz times a second, under the lock.</summary>
+    public readonly List<Action> CronHooks = new();
+    /// <summary>Actions run on shutdown before the process exits (final save, replica notification).</summary>
+    public readonly List<Func<bool, string?>> ShutdownHooks = new();
+
+    public RedisServer(ServerConfig config)
+    {
+        Config = config;
+        CommandBindings.BindAll(this);
+    }
+
+    public long NowMs => Database.NowMs();
+
+    /// <summary>Seconds-resolution LRU clock in 24 bits, as Redis's LRU_CLOCK.</summary>
+    public int LruClock => (int)((NowMs / 1000) & KeyTable.LruMask);
+
+    // ---- IKeyspaceHooks --------------------------------------------------
+
+    public bool IsReplica { get; set; }
+
+    public int AccessStamp(int previousMeta) => LruClock;
+
+    public void OnKeyExpired(Database db, byte[] key)
+    {
+        Stats.ExpiredKeys++;
+        Watches.Touch(db.Id, key);
+        KeyExpiredHooks?.Invoke(db, key);
+    }
+
+    /// <summary>Replication and keyspace notifications subscribe here.</summary>
+    public event Action<Database, byte[]>? KeyExpiredHooks;
+
+    public void OnKeyMissOrHit(bool hit)
+    {
+        if (hit) Stats.KeyspaceHits++;
+        else Stats.KeyspaceMisses++;
+    }
+
+    /// <summary>Redis's signalModifiedKey: invalidates WATCHes on the key.</summary>
+    public void SignalModifiedKey(Database db, ReadOnlySpan<byte> key) => Watches.Touch(db.Id, key);
+
+    /// <summary>Counts a change for save points and INFO rdb_changes_since_last_save.</summary>
+    public void Dirty(long n = 1) => Stats.Dirty += n;
+
+    // ---- lifecycle --------------------------------------------------------
+
+    /// <summary>Binds the listeners and starts serving; throws when no address can be bound.</summary>
+    public void Start()
+    {
+        Log.Level = ServerLog.ParseLevel(Config.LogLevel);
+        Log.File = Config.LogFile;
+        Databases = new Database[Config.Databases];
+        for (int i = 0; i < Databases.Length; i++) Databases[i] = new Database(i, this);
+        Acl.SetRequirePass(Config.RequirePass);
+
+        Log.Notice("Server initialized");
+        if (Config.Port != 0) BindListeners();
+        foreach (var l in _listeners) _ = AcceptLoopAsync(l);
+        _cronThread = new Thread(CronLoop) { IsBackground = true, Name = "cron" };
+        _cronThread.Start();
+        Log.Notice("Ready to accept connections");
+    }
+
+    private void BindListeners()
+    {
+        string[] addrs = Config.Bind.Length == 0 ? ["*"] : Config.Bind;
+        foreach (var raw in addrs)
+        {
+            bool optional = raw.StartsWith('-');
+            string addr = optional ? raw[1..] : raw;
+            try
+            {
+                _listeners.Add(Listen(addr, Config.Port));
+            }
+            catch (SocketException e)
+            {
+                if (optional || e.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable && optional)
+                {
+                    Log.Verbose($"Skipping optional bind address {addr}:{Config.Port}: {e.Message}");
+                    continue;
+                }
+                // An IPv6 wildcard may be unavailable on hosts without IPv6; Redis skips it too.
+                if (e.SocketErrorCode == SocketError.AddressFamilyNotSupported)
+                {
+                    Log.Warning($"Could not create server TCP listening socket {addr}:{Config.Port}: {e.Message}");
+                    continue;
+                }
+                Log.Warning($"Warning: Could not create server TCP listening socket {addr}:{Config.Port}: bind: {e.Message}");
+                Log.Warning("Failed listening on port " + Config.Port + " (TCP), aborting.");
+                throw;
+            }
+        }
+        if (_listeners.Count == 0) throw new InvalidOperationException("Failed listening on port " + Config.Port + " (TCP), aborting.");
+    }
+
+    private Socket Listen(string addr, int port)
+    {
+        IPAddress ip = addr switch
+        {
+            "*" or "0.0.0.0" => IPAddress.Any,
+            "::*" or "::" => IPAddress.IPv6Any,
+            _ => IPAddress.Parse(addr),
+        };
+        var s = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            if (ip.AddressFamily == AddressFamily.InterNetworkV6) s.DualMode = false;
+            s.Bind(new IPEndPoint(ip, port));
+            s.Listen((int)Config.TcpBacklog);
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+        return s;
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!ShuttingDown)
+        {
+            Socket socket;
+            try { socket = await listener.AcceptAsync().ConfigureAwait(false); }
+            catch (ObjectDisposedException) { return; }
+            catch (SocketException) { if (ShuttingDown) return; continue; }
+            try { AcceptClient(socket); }
+            catch (Exception e) { Log.Warning("Error accepting a client connection: " + e.Message); socket.Dispose(); }
+        }
+    }
+
+    private void AcceptClient(Socket socket)
+    {
+        socket.NoDelay = true;
+        if (Config.TcpKeepAlive > 0)
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)Config.TcpKeepAlive);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, Math.Max(1, (int)Config.TcpKeepAlive / 3));
+        }
+        Client client;
+        Connection conn;
+        lock (Sync)
+        {
+            if (Clients.Count >= Config.MaxClients)
+            {
+                Stats.RejectedConnections++;
+                TrySendAndClose(socket, "-ERR max number of clients reached\r\n"u8);
+                return;
+            }
+            var remote = socket.RemoteEndPoint as IPEndPoint;
+            bool loopback = remote == null || IPAddress.IsLoopback(remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address);
+            if (Config.ProtectedMode && !loopback && Acl.DefaultUser.NoPass && Acl.DefaultUser.Enabled && IsDefaultBind())
+            {
+                Stats.RejectedConnections++;
+                TrySendAndClose(socket, System.Text.Encoding.ASCII.GetBytes(ProtectedModeMessage));
+                return;
+            }
+            client = new Client(Interlocked.Increment(ref _nextClientId), this)
+            {
+                Address = Connection.FormatEndPoint(socket.RemoteEndPoint),
+                LocalAddress = Connection.FormatEndPoint(socket.LocalEndPoint),
+                IsLoopback = loopback,
+            };
+            client.Authenticated = !AuthRequiredFor(client.User);
+            conn = new Connection(socket, this, client);
+            Clients[client.Id] = client;
+            Stats.TotalConnectionsReceived++;
+        }
+        Log.Verbose($"Accepted {client.Address}");
+        _ = conn.RunAsync();
+    }
+
+    private bool IsDefaultBind()
+    {
+        var b = Config.Bind;
+        return b.Length == 0 || (b.Length == 2 && b[0] == "*" && b[1] == "-::*");
+    }
+
+    private static void TrySendAndClose(Socket socket, ReadOnlySpan<byte> message)
+    {
+        try { socket.Send(message); } catch (SocketException) { }
+        try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { }
+        socket.Dispose();
+    }
+
+    private const string ProtectedModeMessage =
+        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. " +
+        "In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you " +
+        "may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the " +
+        "loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible " +
+        "from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode " +
+        "by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you " +
+        "started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password " +
+        "for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from " +
+        "the outside.\r\n";
+
+    /// <summary>Removes a closed client from every registry (called once, under the lock).</summary>
+    public void UnlinkClient(Client c)
+    {
+        if (!Clients.Remove(c.Id)) return;
+        Watches.UnwatchAll(c);
+        ClientUnlinkedHooks?.Invoke(c);
+    }
+
+    public event Action<Client>? ClientUnlinkedHooks;
+
+    public bool AuthRequired(Client c) => !c.Authenticated && AuthRequiredFor(Acl.DefaultUser);
+
+    private static bool AuthRequiredFor(AclUser defaultUser) => !defaultUser.NoPass || !defaultUser.Enabled;
+
+    public void AfterCall(Client c, Command cmd, long micros)
+    {
+        var hooks = AfterCallHooks;
+        for (int i = 0; i < hooks.Count; i++) hooks[i](c, cmd, micros);
+    }
+
+    // ---- cron -------------------------------------------------------------
+
+    private void CronLoop()
+    {
+        while (!ShuttingDown)
+        {
+            Thread.Sleep((int)Math.Max(1, 1000 / Math.Clamp(Config.Hz, 1, 500)));
+            lock (Sync)
+            {
+                try { Cron(); }
+                catch (Exception e) { Log.Warning("Unexpected error in server cron: " + e); }
+            }
+        }
+    }
+
+    /// <summary>Whether the cron deletes expired keys by sampling (DEBUG SET-ACTIVE-EXPIRE).</summary>
+    public bool ActiveExpireEnabled = true;
+
+    private void Cron()
+    {
+        long now = NowMs;
+        Stats.Sample(now);
+        if (ActiveExpireEnabled) ActiveExpire();
+        CloseTimedOutClients(now);
+        if (Pause.Active && now >= Pause.EndMs) Unpause();
+        foreach (var hook in CronHooks) hook();
+    }
+
+    /// <summary>
+    /// Samples keys with a TTL in each database and deletes expired ones, repeating while more than a
+    /// quarter of a sample was expired, within a time budget of 25% of the cron period (Redis's slow cycle).
+    /// </summary>
+    private void ActiveExpire()
+    {
+        const int SamplesPerLoop = 20;
+        const int AcceptableStalePercent = 10;
+        long budgetTicks = Stopwatch.Frequency / Math.Clamp(Config.Hz, 1, 500) / 4;
+        long start = Stopwatch.GetTimestamp();
+        foreach (var db in Databases)
+        {
+            while (db.ExpiresCount > 0)
+            {
+                var (sampled, expired) = db.ActiveExpireCycle(SamplesPerLoop, Rng);
+                if (sampled == 0 || expired * 100 / sampled <= AcceptableStalePercent) break;
+                if (Stopwatch.GetTimestamp() - start > budgetTicks) return;
+            }
+        }
+    }
+
+    private void CloseTimedOutClients(long now)
+    {
+        if (Config.Timeout <= 0) return;
+        long limitMs = Config.Timeout * 1000;
+        List<Client>? idle = null;
+        foreach (var c in Clients.Values)
+        {
+            if ((c.Flags & (ClientFlags.Replica | ClientFlags.Master | ClientFlags.Blocked | ClientFlags.PubSub)) != 0) continue;
+            if (now - c.LastInteractionMs > limitMs) (idle ??= new()).Add(c);
+        }
+        if (idle is null) return;
+        foreach (var c in idle)
+        {
+            Log.Verbose("Closing idle client");
+            c.Connection?.Close();
+        }
+    }
+
+    /// <summary>Ends CLIENT PAUSE and lets waiting clients run their queued input.</summary>
+    public void Unpause()
+    {
+        Pause.Active = false;
+        foreach (var c in Clients.Values.ToArray())
+        {
+            if (c.QueryEnd > c.QueryStart)
+            {
+                c.ProcessInputBuffer();
+                c.Connection?.RequestFlush();
+            }
+        }
+    }
+
+    // ---- shutdown ---------------------------------------------------------
+
+    /// <summary>Blocks until the server has shut down; returns the process exit code.</summary>
+    public int WaitForShutdown()
+    {
+        _stopped.Wait();
+        return ExitCode;
+    }
+
+    /// <summary>
+    /// Runs the shutdown sequence (final save per the hooks unless <paramref name="noSave"/>), closes the
+    /// listeners, removes the pid file and releases <see cref="WaitForShutdown"/>. Returns an error when
+    /// a hook refuses (e.g. the final save failed and not forced).
+    /// </summary>
+    public string? Shutdown(bool noSave, bool force = false)
+    {
+        foreach (var hook in ShutdownHooks)
+        {
+            if (hook(noSave) is string err && !force)
+            {
+                Log.Warning("Errors trying to shut down the server. Check the logs for more information.");
+                return err;
+            }
+        }
+        ShuttingDown = true;
+        foreach (var l in _listeners) l.Dispose();
+        if (Config.PidFile.Length > 0)
+        {
+            Log.Notice("Removing the pid file.");
+            try { File.Delete(Config.PidFile); } catch (IOException) { }
+        }
+        Log.Warning("Redis is now ready to exit, bye bye...");
+        _stopped.Set();
+        return null;
+    }
+
+    /// <summary>The CLIENT LIST line for a client.</summary>
+    public string ClientInfoString(Client c) => ClientInfo.Format(this, c);
+}

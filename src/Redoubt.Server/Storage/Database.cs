@@ -1,0 +1,225 @@
+namespace Redoubt.Server.Storage;
+
+/// <summary>What a database tells the server about: expirations (to propagate DEL and notify) and writes (WATCH).</summary>
+public interface IKeyspaceHooks
+{
+    /// <summary>True on a replica: expired keys are hidden but only the master deletes them.</summary>
+    bool IsReplica { get; }
+    /// <summary>Current LRU/LFU stamp for a key just accessed.</summary>
+    int AccessStamp(int previousMeta);
+    void OnKeyExpired(Database db, byte[] key);
+    void OnKeyMissOrHit(bool hit);
+}
+
+/// <summary>
+/// One of the numbered databases: the key table, the expire index, and the rules for lazy expiry
+/// and access tracking that every lookup goes through.
+/// </summary>
+public sealed class Database
+{
+    public readonly int Id;
+    private KeyTable _keys;
+    private ExpireIndex _expires = new();
+    private readonly IKeyspaceHooks _hooks;
+
+    /// <summary>Incremented on every modification of a key in this db (WATCH compares per-key versions later).</summary>
+    public long Version;
+
+    public Database(int id, IKeyspaceHooks hooks)
+    {
+        Id = id;
+        _hooks = hooks;
+        _keys = new KeyTable(Random.Shared.Next());
+    }
+
+    public int Count => _keys.Count;
+    public int ExpiresCount => _expires.Count;
+    public KeyTable Table => _keys;
+    public int BucketCount => _keys.BucketCount;
+
+    public static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+    /// <summary>
+    /// Finds a live key's slot, expiring it first if its time has passed (on a master it is deleted;
+    /// on a replica it only looks absent, unless <paramref name="seeExpired"/> as for the master link).
+    /// </summary>
+    public int FindLive(ReadOnlySpan<byte> key, bool seeExpired = false)
+    {
+        int slot = _keys.Find(key);
+        if (slot < 0) return -1;
+        ref var e = ref _keys.At(slot);
+        if ((e.Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long when) && when <= NowMs())
+        {
+            if (_hooks.IsReplica) return seeExpired ? slot : -1;
+            ExpireSlot(slot);
+            return -1;
+        }
+        return slot;
+    }
+
+    /// <summary>Lookup for reading: counts a hit or miss and updates the access stamp unless <paramref name="noTouch"/>.</summary>
+    public object? LookupRead(ReadOnlySpan<byte> key, bool noTouch = false)
+    {
+        int slot = FindLive(key);
+        if (slot < 0)
+        {
+            _hooks.OnKeyMissOrHit(false);
+            return null;
+        }
+        _hooks.OnKeyMissOrHit(true);
+        ref var e = ref _keys.At(slot);
+        if (!noTouch) e.Meta = (e.Meta & KeyTable.HasExpireBit) | (_hooks.AccessStamp(e.Meta & KeyTable.LruMask) & KeyTable.LruMask);
+        return e.Obj;
+    }
+
+    /// <summary>Lookup for writing: no hit/miss statistics.</summary>
+    public object? LookupWrite(ReadOnlySpan<byte> key)
+    {
+        int slot = FindLive(key);
+        if (slot < 0) return null;
+        ref var e = ref _keys.At(slot);
+        e.Meta = (e.Meta & KeyTable.HasExpireBit) | (_hooks.AccessStamp(e.Meta & KeyTable.LruMask) & KeyTable.LruMask);
+        return e.Obj;
+    }
+
+    /// <summary>Lookup without side effects other than lazy expiry (TYPE with no-touch, EXISTS...).</summary>
+    public object? Peek(ReadOnlySpan<byte> key)
+    {
+        int slot = FindLive(key);
+        return slot < 0 ? null : _keys.At(slot).Obj;
+    }
+
+    /// <summary>
+    /// Stores <paramref name="obj"/> under its key, replacing any value. Like Redis's setKey, an existing
+    /// TTL is dropped unless <paramref name="keepTtl"/>.
+    /// </summary>
+    public void Set(object obj, bool keepTtl = false)
+    {
+        var key = KeyTable.KeyOf(obj);
+        int slot = _keys.Find(key);
+        if (slot >= 0)
+        {
+            _keys.Replace(slot, obj);
+            ref var e = ref _keys.At(slot);
+            if (!keepTtl && (e.Meta & KeyTable.HasExpireBit) != 0)
+            {
+                _expires.Remove(slot);
+                e.Meta &= ~KeyTable.HasExpireBit;
+            }
+        }
+        else
+        {
+            _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+        }
+        Version++;
+    }
+
+    /// <summary>Adds a key known to be absent (after a failed lookup); returns its slot.</summary>
+    public int Add(object obj)
+    {
+        Version++;
+        return _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+    }
+
+    /// <summary>Replaces the object at a slot with one carrying the same key, keeping TTL and access data.</summary>
+    public void ReplaceAt(int slot, object obj)
+    {
+        _keys.Replace(slot, obj);
+        Version++;
+    }
+
+    public object ObjectAt(int slot) => _keys.At(slot).Obj!;
+    public int MetaAt(int slot) => _keys.At(slot).Meta & KeyTable.LruMask;
+    public void SetMetaAt(int slot, int meta) { ref var e = ref _keys.At(slot); e.Meta = (e.Meta & KeyTable.HasExpireBit) | (meta & KeyTable.LruMask); }
+
+    public bool Delete(ReadOnlySpan<byte> key)
+    {
+        int slot = FindLive(key);
+        if (slot < 0) return false;
+        RemoveSlot(slot);
+        return true;
+    }
+
+    public object RemoveSlot(int slot)
+    {
+        ref var e = ref _keys.At(slot);
+        if ((e.Meta & KeyTable.HasExpireBit) != 0) _expires.Remove(slot);
+        Version++;
+        return _keys.Remove(slot);
+    }
+
+    /// <summary>Expire time in unix ms of the key at <paramref name="slot"/>, or -1.</summary>
+    public long GetExpire(int slot)
+    {
+        if ((_keys.At(slot).Meta & KeyTable.HasExpireBit) == 0) return -1;
+        return _expires.TryGet(slot, out long when) ? when : -1;
+    }
+
+    public void SetExpire(int slot, long whenMs)
+    {
+        _expires.Set(slot, whenMs);
+        _keys.At(slot).Meta |= KeyTable.HasExpireBit;
+        Version++;
+    }
+
+    public bool RemoveExpire(int slot)
+    {
+        ref var e = ref _keys.At(slot);
+        if ((e.Meta & KeyTable.HasExpireBit) == 0) return false;
+        _expires.Remove(slot);
+        e.Meta &= ~KeyTable.HasExpireBit;
+        Version++;
+        return true;
+    }
+
+    private void ExpireSlot(int slot)
+    {
+        var obj = RemoveSlot(slot);
+        _hooks.OnKeyExpired(this, KeyTable.KeyOf(obj).ToArray());
+    }
+
+    /// <summary>
+    /// One round of active expiry: samples up to <paramref name="samples"/> keys with a TTL and deletes the
+    /// expired ones. Returns (sampled, expired) so the caller can repeat while the expired share is high.
+    /// </summary>
+    public (int Sampled, int Expired) ActiveExpireCycle(int samples, Random rng)
+    {
+        if (_hooks.IsReplica || _expires.Count == 0) return (0, 0);
+        long now = NowMs();
+        int sampled = 0, expired = 0;
+        for (int i = 0; i < samples && _expires.Count > 0; i++)
+        {
+            var (slot, when) = _expires.Sample(rng);
+            sampled++;
+            if (when <= now)
+            {
+                ExpireSlot(slot);
+                expired++;
+            }
+        }
+        return (sampled, expired);
+    }
+
+    /// <summary>Empties the database (FLUSHDB); returns how many keys were removed.</summary>
+    public long Clear()
+    {
+        long n = _keys.Count;
+        _keys = new KeyTable(Random.Shared.Next());
+        _expires = new ExpireIndex();
+        Version++;
+        return n;
+    }
+
+    /// <summary>Exchanges contents with another database (SWAPDB).</summary>
+    public void SwapContents(Database other)
+    {
+        (_keys, other._keys) = (other._keys, _keys);
+        (_expires, other._expires) = (other._expires, _expires);
+        Version++;
+        other.Version++;
+    }
+
+    /// <summary>True when the key at <paramref name="slot"/> has a TTL that has already passed.</summary>
+    public bool IsLogicallyExpired(int slot, long now)
+        => (_keys.At(slot).Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long w) && w <= now;
+}

@@ -1,0 +1,207 @@
+using System.Runtime.CompilerServices;
+
+namespace Redoubt.Server.Storage;
+
+/// <summary>
+/// The main dictionary of one database: key -> stored object (a packed string record or a RedisObject).
+///
+/// Chained hashing over a power-of-two bucket array, with entries in one struct array so a key costs
+/// one 16-byte entry plus a 4-byte bucket. The key lives inside the stored object, so no hash or key
+/// reference is kept per entry. Entry slots never move (growth copies them in place), which lets
+/// the expire index refer to keys by slot. SCAN uses Redis's reverse-binary cursor over buckets, so
+/// every key present for the whole scan is returned even if the table grows or shrinks between calls.
+/// </summary>
+public sealed class KeyTable
+{
+    public struct Entry
+    {
+        public object? Obj;
+        /// <summary>Next slot in the bucket chain (-1 = end); for free slots, encodes the next free slot.</summary>
+        public int Next;
+        /// <summary>LRU clock or LFU data (24 bits) and <see cref="HasExpireBit"/>.</summary>
+        public int Meta;
+    }
+
+    public const int HasExpireBit = 1 << 24;
+    public const int LruMask = (1 << 24) - 1;
+    private const int MinBuckets = 16;
+    private const int StartOfFreeList = -3;
+
+    private int[] _buckets;   // slot + 1, 0 = empty bucket
+    private Entry[] _entries;
+    private int _used;        // slots ever handed out (high-water mark)
+    private int _freeList = -1;
+    private int _freeCount;
+    private readonly int _seed;
+
+    public KeyTable(int seed)
+    {
+        _seed = seed;
+        _buckets = new int[MinBuckets];
+        _entries = new Entry[MinBuckets];
+    }
+
+    public int Count => _used - _freeCount;
+    public int BucketCount => _buckets.Length;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ReadOnlySpan<byte> KeyOf(object obj)
+        => obj is byte[] rec ? StringRecord.Key(rec) : ((RedisObject)obj).Key;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Hash(ReadOnlySpan<byte> key)
+    {
+        var h = new HashCode();
+        h.Add(_seed);
+        h.AddBytes(key);
+        return h.ToHashCode();
+    }
+
+    /// <summary>Slot of <paramref name="key"/>, or -1.</summary>
+    public int Find(ReadOnlySpan<byte> key)
+    {
+        var entries = _entries;
+        int i = _buckets[Hash(key) & (_buckets.Length - 1)] - 1;
+        while ((uint)i < (uint)entries.Length)
+        {
+            ref var e = ref entries[i];
+            if (KeyOf(e.Obj!).SequenceEqual(key)) return i;
+            i = e.Next;
+        }
+        return -1;
+    }
+
+    public ref Entry At(int slot) => ref _entries[slot];
+
+    /// <summary>Adds a new key (the caller knows it is absent); returns its slot.</summary>
+    public int Add(object obj, int meta)
+    {
+        if (Count >= _buckets.Length) Resize(_buckets.Length * 2);
+        int slot;
+        if (_freeCount > 0)
+        {
+            slot = _freeList;
+            _freeList = StartOfFreeList - _entries[slot].Next;
+            _freeCount--;
+        }
+        else
+        {
+            if (_used == _entries.Length) Array.Resize(ref _entries, _entries.Length * 2);
+            slot = _used++;
+        }
+        ref int bucket = ref _buckets[Hash(KeyOf(obj)) & (_buckets.Length - 1)];
+        ref var e = ref _entries[slot];
+        e.Obj = obj;
+        e.Meta = meta;
+        e.Next = bucket - 1;
+        bucket = slot + 1;
+        return slot;
+    }
+
+    /// <summary>Replaces the object stored in <paramref name="slot"/>; the new object must carry the same key.</summary>
+    public void Replace(int slot, object obj) => _entries[slot].Obj = obj;
+
+    /// <summary>Removes the key at <paramref name="slot"/>; returns the object that was there.</summary>
+    public object Remove(int slot)
+    {
+        ref var e = ref _entries[slot];
+        var obj = e.Obj!;
+        ref int bucket = ref _buckets[Hash(KeyOf(obj)) & (_buckets.Length - 1)];
+        int i = bucket - 1, prev = -1;
+        while (i != slot)
+        {
+            prev = i;
+            i = _entries[i].Next;
+        }
+        if (prev < 0) bucket = e.Next + 1;
+        else _entries[prev].Next = e.Next;
+        e.Obj = null;
+        e.Meta = 0;
+        e.Next = StartOfFreeList - _freeList;
+        _freeList = slot;
+        _freeCount++;
+        if (Count == 0) Clear();
+        else if (_buckets.Length > MinBuckets && Count < _buckets.Length / 8) Resize(_buckets.Length / 2);
+        return obj;
+    }
+
+    public void Clear()
+    {
+        _buckets = new int[MinBuckets];
+        _entries = new Entry[MinBuckets];
+        _used = 0;
+        _freeList = -1;
+        _freeCount = 0;
+    }
+
+    private void Resize(int newSize)
+    {
+        if (newSize < MinBuckets) newSize = MinBuckets;
+        var buckets = new int[newSize];
+        int mask = newSize - 1;
+        var entries = _entries;
+        for (int i = 0; i < _used; i++)
+        {
+            ref var e = ref entries[i];
+            if (e.Obj is null) continue;
+            ref int b = ref buckets[Hash(KeyOf(e.Obj)) & mask];
+            e.Next = b - 1;
+            b = i + 1;
+        }
+        _buckets = buckets;
+    }
+
+    /// <summary>Calls <paramref name="visit"/> for every slot of the bucket at the cursor; returns the next cursor (0 = done).</summary>
+    public ulong ScanBucket(ulong cursor, Action<int> visit)
+    {
+        if (Count == 0) return 0;
+        ulong mask = (ulong)(_buckets.Length - 1);
+        int i = _buckets[(int)(cursor & mask)] - 1;
+        while (i >= 0)
+        {
+            int next = _entries[i].Next;
+            visit(i);
+            i = next;
+        }
+        // Reverse-binary increment of the masked bits (Redis's dictScan).
+        cursor |= ~mask;
+        cursor = ReverseBits(cursor);
+        cursor++;
+        cursor = ReverseBits(cursor);
+        return cursor;
+    }
+
+    private static ulong ReverseBits(ulong v)
+    {
+        v = ((v >> 1) & 0x5555555555555555UL) | ((v & 0x5555555555555555UL) << 1);
+        v = ((v >> 2) & 0x3333333333333333UL) | ((v & 0x3333333333333333UL) << 2);
+        v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FUL) | ((v & 0x0F0F0F0F0F0F0F0FUL) << 4);
+        v = ((v >> 8) & 0x00FF00FF00FF00FFUL) | ((v & 0x00FF00FF00FF00FFUL) << 8);
+        v = ((v >> 16) & 0x0000FFFF0000FFFFUL) | ((v & 0x0000FFFF0000FFFFUL) << 16);
+        return (v >> 32) | (v << 32);
+    }
+
+    /// <summary>A uniformly chosen bucket's random entry, as Redis's dictGetRandomKey; -1 when empty.</summary>
+    public int RandomSlot(Random rng)
+    {
+        if (Count == 0) return -1;
+        // Occupied slots are dense enough after shrinking (load >= 1/8) for sampling slots directly.
+        for (int tries = 0; tries < 1000; tries++)
+        {
+            int slot = rng.Next(_used);
+            if (_entries[slot].Obj != null) return slot;
+        }
+        for (int i = 0; i < _used; i++) if (_entries[i].Obj != null) return i;
+        return -1;
+    }
+
+    /// <summary>All occupied slots, in slot order (KEYS, FLUSH, SAVE). Callers must not mutate while enumerating.</summary>
+    public IEnumerable<int> Slots()
+    {
+        for (int i = 0; i < _used; i++)
+            if (_entries[i].Obj != null) yield return i;
+    }
+
+    public int SlotLimit => _used;
+    public bool IsOccupied(int slot) => _entries[slot].Obj != null;
+}

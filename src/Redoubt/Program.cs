@@ -1,0 +1,48 @@
+using Redoubt.Server;
+
+// The single `redoubt` executable: one subcommand per role.
+// Socket completions run on the epoll thread that observed them instead of hopping to the thread pool:
+// each batch is parsed, executed and answered without a context switch (must be set before any socket).
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+return Redoubt.Cli.Main(args);
+
+namespace Redoubt
+{
+    internal static class Cli
+    {
+        private const string Usage =
+            "Usage: redoubt <role> [arguments]\n\n" +
+            "Roles:\n" +
+            "  up                                            bring up the local deployment on defaults\n" +
+            "  server [redis.conf] [--directive value ...]   a Redis-compatible server (like redis-server)\n" +
+            "  --version                                     print the version\n";
+
+        public static int Main(string[] args)
+        {
+            if (args.Length == 0)
+            {
+                Console.Error.Write(Usage);
+                return 1;
+            }
+            string role = args[0];
+            string[] rest = args[1..];
+            switch (role)
+            {
+                case "server":
+                    return ServerMain.Run(rest);
+                case "up":
+                    return Up.Run(rest);
+                case "--version" or "-v":
+                    Console.WriteLine($"redoubt {RedisServer.Version}");
+                    return 0;
+                case "--help" or "-h" or "help":
+                    Console.Write(Usage);
+                    return 0;
+                default:
+                    Console.Error.Write($"Unknown role '{role}'.\n\n" + Usage);
+                    return 1;
+            }
+        }
+    }
+}

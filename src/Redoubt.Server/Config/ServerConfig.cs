@@ -45,8 +45,25 @@ public sealed partial class ServerConfig
     {
         DeclareNetwork();
         DeclareGeneral();
-        DeclareOthers();
+        DeclareMore();
+        DeclareIntrospection();
+        DeclareSecurity();
+        DeclarePersistence();
+        DeclareReplication();
+        DeclareMemory();
+        DeclareDataTypes();
+        DeclareCluster();
     }
+
+    // Each subsystem declares its directives in its own partial file (ServerConfig.<Area>.cs).
+    partial void DeclareMore();
+    partial void DeclareIntrospection();
+    partial void DeclareSecurity();
+    partial void DeclarePersistence();
+    partial void DeclareReplication();
+    partial void DeclareMemory();
+    partial void DeclareDataTypes();
+    partial void DeclareCluster();
 
     public IReadOnlyList<ConfigEntry> Entries => _entries;
 
@@ -107,10 +124,6 @@ public sealed partial class ServerConfig
         Add(new StringConfig("requirepass", () => RequirePass, v => RequirePass = v, "") { Flags = ConfigFlags.Sensitive });
     }
 
-    /// <summary>Directives declared in other partial files (replication, persistence, limits, ...).</summary>
-    partial void DeclareMore();
-
-    private void DeclareOthers() => DeclareMore();
 }
 
 public sealed partial class ServerConfig

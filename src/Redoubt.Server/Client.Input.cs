@@ -16,6 +16,7 @@ public sealed partial class Client
     {
         var server = Server;
         Parser.ProtoMaxBulkLen = server.Config.ProtoMaxBulkLen;
+        LastInteractionMs = server.NowMs;
         while (QueryStart < QueryEnd)
         {
             if ((Flags & (ClientFlags.Blocked | ClientFlags.CloseAfterReply | ClientFlags.CloseAsap)) != 0) break;
@@ -40,7 +41,6 @@ public sealed partial class Client
             }
             QueryNeeded = 0;
             SetArgsFromParser();
-            LastInteractionMs = server.NowMs;
             if (Argc > 0) ExecutionGate.Process(this);
             QueryStart += consumed;
         }

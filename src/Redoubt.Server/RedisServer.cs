@@ -55,8 +55,11 @@ public sealed partial class RedisServer : IKeyspaceHooks
 
     public long NowMs => Database.NowMs();
 
-    /// <summary>Seconds-resolution LRU clock in 24 bits, as Redis's LRU_CLOCK.</summary>
-    public int LruClock => (int)((NowMs / 1000) & KeyTable.LruMask);
+    /// <summary>
+    /// Seconds-resolution LRU clock in 24 bits, as Redis's LRU_CLOCK. Cached and refreshed by the cron
+    /// (resolution is one second, the cron runs at least once a second) so lookups never read the clock.
+    /// </summary>
+    public int LruClock { get; private set; } = (int)((Database.NowMs() / 1000) & KeyTable.LruMask);
 
     // ---- IKeyspaceHooks --------------------------------------------------
 
@@ -281,6 +284,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
     private void Cron()
     {
         long now = NowMs;
+        LruClock = (int)((now / 1000) & KeyTable.LruMask);
         Stats.Sample(now);
         if (ActiveExpireEnabled) ActiveExpire();
         CloseTimedOutClients(now);

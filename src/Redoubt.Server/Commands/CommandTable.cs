@@ -119,8 +119,14 @@ public sealed class CommandTable
     {
         if (!_byName.Remove(oldName, out var cmd)) return false;
         if (newName.Length > 0) _byName[newName] = cmd;
+        _renamed.Add(cmd);
         return true;
     }
+
+    private readonly HashSet<Command> _renamed = new();
+
+    /// <summary>True when the command still answers to its own name (not renamed away).</summary>
+    public bool IsCurrentName(Command cmd) => _renamed.Count == 0 || !_renamed.Contains(cmd);
 
     /// <summary>
     /// Key argument positions for a command line per its key specs (COMMAND GETKEYS, ACL key checks,

@@ -16,7 +16,12 @@ public static class ExecutionGate
     public static void Process(Client c)
     {
         var server = c.Server;
-        var cmd = server.Commands.Lookup(c.Arg(0));
+        // Clients usually repeat a command: compare with the last one before hashing the name.
+        var last = c.LastCmd;
+        var cmd = last != null && last.Parent is null && c.Arg(0).Length == last.NameBytes.Length &&
+                  System.Text.Ascii.EqualsIgnoreCase(c.Arg(0), last.NameBytes) && server.Commands.IsCurrentName(last)
+            ? last
+            : server.Commands.Lookup(c.Arg(0));
         if (cmd != null && cmd.IsContainer)
         {
             if (c.Argc >= 2)

@@ -8,6 +8,7 @@ public static class CommandBindings
         var t = server.Commands;
         ConnectionCommands.Bind(t);
         StringCommands.Bind(t);
+        BitmapCommands.Bind(t);
         KeyspaceCommands.Bind(t);
         ServerCommands.Bind(t);
         Transactions.Bind(t);

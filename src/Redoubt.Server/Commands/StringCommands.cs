@@ -1,3 +1,4 @@
+using System.Text;
 using Redoubt.Server.Storage;
 
 namespace Redoubt.Server.Commands;
@@ -9,6 +10,17 @@ public static partial class StringCommands
     {
         t.Bind("get", Get);
         t.Bind("set", Set);
+        t.Bind("setnx", SetNx);
+        t.Bind("setex", SetEx);
+        t.Bind("psetex", PSetEx);
+        t.Bind("getset", GetSet);
+        t.Bind("getex", GetEx);
+        t.Bind("getdel", GetDel);
+        t.Bind("mget", MGet);
+        t.Bind("mset", MSet);
+        t.Bind("msetnx", MSetNx);
+        BindCounters(t);
+        BindRanges(t);
         BindMore(t);
     }
 
@@ -34,6 +46,41 @@ public static partial class StringCommands
         return false;
     }
 
+    /// <summary>
+    /// Redis's lookupKeyWrite: the live slot of <paramref name="key"/> (expiring it lazily) with its access
+    /// time refreshed, or -1.
+    /// </summary>
+    internal static int FindForWrite(Client c, ReadOnlySpan<byte> key)
+    {
+        var db = c.Db;
+        int slot = db.FindLive(key);
+        if (slot >= 0) db.SetMetaAt(slot, c.Server.AccessStamp(db.MetaAt(slot)));
+        return slot;
+    }
+
+    /// <summary>
+    /// Redis's setKey for a string value: stores it (replacing a value of any type), drops the TTL unless
+    /// <paramref name="keepTtl"/>, and signals the change for WATCH. <paramref name="slot"/> is the key's
+    /// live slot or -1. A same-length string value is overwritten in place. Returns the slot.
+    /// </summary>
+    internal static int StoreString(Client c, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int slot, bool keepTtl)
+    {
+        var db = c.Db;
+        if (slot >= 0)
+        {
+            if (db.ObjectAt(slot) is byte[] old && StringRecord.ValueLength(old) == value.Length)
+            {
+                value.CopyTo(StringRecord.MutableValue(old));
+                db.ReplaceAt(slot, old);
+            }
+            else db.ReplaceAt(slot, StringRecord.Create(key, value));
+            if (!keepTtl) db.RemoveExpire(slot);
+        }
+        else slot = db.Add(StringRecord.Create(key, value));
+        c.Server.SignalModifiedKey(db, key);
+        return slot;
+    }
+
     private static void Get(Client c)
     {
         var obj = c.Db.LookupRead(c.Arg(1), (c.Flags & ClientFlags.NoTouch) != 0);
@@ -42,89 +89,252 @@ public static partial class StringCommands
         else c.WrongType();
     }
 
+    /// <summary>Redis's getGenericCommand: replies the value (or null); false after a WRONGTYPE reply.</summary>
+    private static bool ReplyValue(Client c)
+    {
+        if (!TryReadString(c, c.Arg(1), out var value, out bool found)) return false;
+        if (found) c.Reply.Bulk(value);
+        else c.Reply.Null();
+        return true;
+    }
+
     [Flags]
-    private enum SetFlags { None = 0, NX = 1, XX = 2, Get = 4, KeepTtl = 8, EX = 16, PX = 32, EXAT = 64, PXAT = 128 }
+    private enum SetFlags
+    {
+        None = 0, NX = 1, XX = 2, Get = 4, KeepTtl = 8, EX = 16, PX = 32, EXAT = 64, PXAT = 128, Persist = 256,
+        AnyExpire = EX | PX | EXAT | PXAT,
+    }
 
     /// <summary>
-    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT t|KEEPTTL]. Options are validated before anything
-    /// changes; with GET the old value is replied (and a non-string old value is WRONGTYPE, unchanged).
+    /// Parses SET's options (from argument 3) or GETEX's (from argument 2) with Redis's rules: each option
+    /// may repeat but conflicting ones are a syntax error, and an expire keyword takes the next argument.
     /// </summary>
-    private static void Set(Client c)
+    private static bool ParseExtendedOptions(Client c, bool forSet, out SetFlags flags, out int expireIdx)
     {
-        var flags = SetFlags.None;
-        long expireArg = 0;
-        int expireIdx = 0;
-        for (int j = 3; j < c.Argc; j++)
+        flags = SetFlags.None;
+        expireIdx = 0;
+        for (int j = forSet ? 3 : 2; j < c.Argc; j++)
         {
             bool hasNext = j + 1 < c.Argc;
-            if (c.ArgIs(j, "nx"u8) && (flags & SetFlags.XX) == 0) flags |= SetFlags.NX;
-            else if (c.ArgIs(j, "xx"u8) && (flags & SetFlags.NX) == 0) flags |= SetFlags.XX;
-            else if (c.ArgIs(j, "get"u8)) flags |= SetFlags.Get;
-            else if (c.ArgIs(j, "keepttl"u8) && (flags & (SetFlags.EX | SetFlags.PX | SetFlags.EXAT | SetFlags.PXAT)) == 0) flags |= SetFlags.KeepTtl;
-            else if (hasNext && (flags & (SetFlags.KeepTtl | SetFlags.EX | SetFlags.PX | SetFlags.EXAT | SetFlags.PXAT)) == 0 &&
-                     (c.ArgIs(j, "ex"u8) || c.ArgIs(j, "px"u8) || c.ArgIs(j, "exat"u8) || c.ArgIs(j, "pxat"u8)))
+            var opt = c.Arg(j);
+            SetFlags expireKind = SetFlags.None;
+            if (opt.Length == 2 || opt.Length == 4)
             {
-                flags |= c.ArgIs(j, "ex"u8) ? SetFlags.EX : c.ArgIs(j, "px"u8) ? SetFlags.PX : c.ArgIs(j, "exat"u8) ? SetFlags.EXAT : SetFlags.PXAT;
+                if (Ascii.EqualsIgnoreCase(opt, "ex"u8)) expireKind = SetFlags.EX;
+                else if (Ascii.EqualsIgnoreCase(opt, "px"u8)) expireKind = SetFlags.PX;
+                else if (Ascii.EqualsIgnoreCase(opt, "exat"u8)) expireKind = SetFlags.EXAT;
+                else if (Ascii.EqualsIgnoreCase(opt, "pxat"u8)) expireKind = SetFlags.PXAT;
+            }
+            if (forSet && c.ArgIs(j, "nx"u8) && (flags & SetFlags.XX) == 0) flags |= SetFlags.NX;
+            else if (forSet && c.ArgIs(j, "xx"u8) && (flags & SetFlags.NX) == 0) flags |= SetFlags.XX;
+            else if (forSet && c.ArgIs(j, "get"u8)) flags |= SetFlags.Get;
+            else if (forSet && c.ArgIs(j, "keepttl"u8) && (flags & (SetFlags.AnyExpire | SetFlags.Persist)) == 0) flags |= SetFlags.KeepTtl;
+            else if (!forSet && c.ArgIs(j, "persist"u8) && (flags & (SetFlags.AnyExpire | SetFlags.KeepTtl)) == 0) flags |= SetFlags.Persist;
+            else if (expireKind != SetFlags.None && hasNext &&
+                     (flags & (SetFlags.KeepTtl | SetFlags.Persist | (SetFlags.AnyExpire & ~expireKind))) == 0)
+            {
+                flags |= expireKind;
                 expireIdx = ++j;
             }
             else
             {
                 c.SyntaxError();
-                return;
+                return false;
             }
         }
+        return true;
+    }
+
+    /// <summary>
+    /// Reads an expire argument as an absolute unix time in ms. Replies Redis's errors: not an integer,
+    /// or "invalid expire time in '&lt;cmd&gt;' command" when not positive or overflowing.
+    /// </summary>
+    private static bool TryGetExpireAt(Client c, int idx, bool seconds, bool relative, out long whenMs)
+    {
+        whenMs = 0;
+        if (!c.TryGetLong(idx, out long v)) return false;
+        if (ExpireMath.TryAbsoluteMs(v, seconds, relative, c.Server.NowMs, out whenMs)) return true;
+        c.Reply.Error($"invalid expire time in '{c.Cmd!.FullName}' command");
+        return false;
+    }
+
+    /// <summary>
+    /// Redis's setGenericCommand, shared by SET, SETNX, SETEX and PSETEX. <paramref name="okReply"/> and
+    /// <paramref name="abortReply"/> replace "+OK" and the null reply (SETNX answers 1 and 0).
+    /// </summary>
+    private static void SetGeneric(Client c, SetFlags flags, int valueIdx, int expireIdx, Action<Client>? okReply, Action<Client>? abortReply)
+    {
         long whenMs = -1;
-        if (expireIdx != 0)
+        if (expireIdx != 0 &&
+            !TryGetExpireAt(c, expireIdx, (flags & (SetFlags.EX | SetFlags.EXAT)) != 0, (flags & (SetFlags.EX | SetFlags.PX)) != 0, out whenMs))
+            return;
+        if ((flags & SetFlags.Get) != 0 && !ReplyValue(c)) return;
+
+        var key = c.Arg(1);
+        int slot = FindForWrite(c, key);
+        bool found = slot >= 0;
+        if (((flags & SetFlags.NX) != 0 && found) || ((flags & SetFlags.XX) != 0 && !found))
         {
-            if (!c.TryGetLong(expireIdx, out expireArg)) return;
-            if (!ExpireMath.TryAbsoluteMs(expireArg, (flags & (SetFlags.EX | SetFlags.EXAT)) != 0,
-                    (flags & (SetFlags.EXAT | SetFlags.PXAT)) == 0, c.Server.NowMs, out whenMs))
+            if ((flags & SetFlags.Get) == 0)
             {
-                c.Reply.Error("invalid expire time in 'set' command");
-                return;
+                if (abortReply != null) abortReply(c);
+                else c.Reply.Null();
             }
+            return;
         }
 
         var db = c.Db;
-        var key = c.Arg(1);
-        int slot = db.FindLive(key);
-        if ((flags & SetFlags.Get) != 0)
-        {
-            if (slot >= 0 && db.ObjectAt(slot) is not byte[])
-            {
-                c.WrongType();
-                return;
-            }
-        }
-        bool exists = slot >= 0;
-        if (((flags & SetFlags.NX) != 0 && exists) || ((flags & SetFlags.XX) != 0 && !exists))
-        {
-            if ((flags & SetFlags.Get) != 0)
-            {
-                if (exists) c.Reply.Bulk(StringRecord.Value((byte[])db.ObjectAt(slot)));
-                else c.Reply.Null();
-            }
-            else c.Reply.Null();
-            return;
-        }
-        if ((flags & SetFlags.Get) != 0)
-        {
-            if (exists) c.Reply.Bulk(StringRecord.Value((byte[])db.ObjectAt(slot)));
-            else c.Reply.Null();
-        }
-        var rec = StringRecord.Create(key, c.Arg(2));
-        if (exists)
-        {
-            db.ReplaceAt(slot, rec);
-            if ((flags & SetFlags.KeepTtl) == 0) db.RemoveExpire(slot);
-        }
-        else slot = db.Add(rec);
-        if (whenMs >= 0) db.SetExpire(slot, whenMs);
-        c.Server.SignalModifiedKey(db, key);
+        slot = StoreString(c, key, c.Arg(valueIdx), slot, (flags & SetFlags.KeepTtl) != 0);
         c.Server.Dirty();
         c.Server.Notify(KeyspaceEventClass.String, "set", key, db.Id);
-        if (whenMs >= 0) c.Server.Notify(KeyspaceEventClass.Generic, "expire", key, db.Id);
-        if ((flags & SetFlags.Get) == 0) c.Reply.Ok();
+        if (expireIdx != 0)
+        {
+            db.SetExpire(slot, whenMs);
+            c.Server.Notify(KeyspaceEventClass.Generic, "expire", key, db.Id);
+        }
+        if ((flags & SetFlags.Get) == 0)
+        {
+            if (okReply != null) okReply(c);
+            else c.Reply.Ok();
+        }
+    }
+
+    /// <summary>SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT t|KEEPTTL].</summary>
+    private static void Set(Client c)
+    {
+        if (!ParseExtendedOptions(c, forSet: true, out var flags, out int expireIdx)) return;
+        SetGeneric(c, flags, 2, expireIdx, null, null);
+    }
+
+    private static readonly Action<Client> ReplyOne = c => c.Reply.Integer(1);
+    private static readonly Action<Client> ReplyZero = c => c.Reply.Integer(0);
+
+    private static void SetNx(Client c) => SetGeneric(c, SetFlags.NX, 2, 0, ReplyOne, ReplyZero);
+
+    /// <summary>SETEX key seconds value.</summary>
+    private static void SetEx(Client c) => SetGeneric(c, SetFlags.EX, 3, 2, null, null);
+
+    /// <summary>PSETEX key milliseconds value.</summary>
+    private static void PSetEx(Client c) => SetGeneric(c, SetFlags.PX, 3, 2, null, null);
+
+    /// <summary>GETSET key value: SET that replies the old value (and drops the TTL like SET).</summary>
+    private static void GetSet(Client c)
+    {
+        if (!ReplyValue(c)) return;
+        var key = c.Arg(1);
+        StoreString(c, key, c.Arg(2), FindForWrite(c, key), keepTtl: false);
+        c.Server.Notify(KeyspaceEventClass.String, "set", key, c.Db.Id);
+        c.Server.Dirty();
+    }
+
+    /// <summary>
+    /// GETEX key [EX|PX|EXAT|PXAT t|PERSIST]: GET that also sets or removes the TTL. An absolute time
+    /// already in the past deletes the key (on a master), as the expire it stands for would.
+    /// </summary>
+    private static void GetEx(Client c)
+    {
+        if (!ParseExtendedOptions(c, forSet: false, out var flags, out int expireIdx)) return;
+        var key = c.Arg(1);
+        var db = c.Db;
+        var obj = db.LookupRead(key, (c.Flags & ClientFlags.NoTouch) != 0);
+        if (obj is null)
+        {
+            c.Reply.Null();
+            return;
+        }
+        if (obj is not byte[] rec)
+        {
+            c.WrongType();
+            return;
+        }
+        long whenMs = 0;
+        if (expireIdx != 0 &&
+            !TryGetExpireAt(c, expireIdx, (flags & (SetFlags.EX | SetFlags.EXAT)) != 0, (flags & (SetFlags.EX | SetFlags.PX)) != 0, out whenMs))
+            return;
+        c.Reply.Bulk(StringRecord.Value(rec));
+
+        if ((flags & (SetFlags.EXAT | SetFlags.PXAT)) != 0 && whenMs <= c.Server.NowMs && !c.Server.IsReplica)
+        {
+            db.Delete(key);
+            c.Server.SignalModifiedKey(db, key);
+            c.Server.Notify(KeyspaceEventClass.Generic, "del", key, db.Id);
+            c.Server.Dirty();
+        }
+        else if (expireIdx != 0)
+        {
+            db.SetExpire(db.FindLive(key), whenMs);
+            c.Server.SignalModifiedKey(db, key);
+            c.Server.Notify(KeyspaceEventClass.Generic, "expire", key, db.Id);
+            c.Server.Dirty();
+        }
+        else if ((flags & SetFlags.Persist) != 0 && db.RemoveExpire(db.FindLive(key)))
+        {
+            c.Server.SignalModifiedKey(db, key);
+            c.Server.Notify(KeyspaceEventClass.Generic, "persist", key, db.Id);
+            c.Server.Dirty();
+        }
+    }
+
+    /// <summary>GETDEL key: replies the value and deletes the key.</summary>
+    private static void GetDel(Client c)
+    {
+        if (!ReplyValue(c)) return;
+        var key = c.Arg(1);
+        var db = c.Db;
+        if (db.Delete(key))
+        {
+            c.Server.SignalModifiedKey(db, key);
+            c.Server.Notify(KeyspaceEventClass.Generic, "del", key, db.Id);
+            c.Server.Dirty();
+        }
+    }
+
+    /// <summary>MGET key...: null for missing keys and for keys of other types.</summary>
+    private static void MGet(Client c)
+    {
+        var db = c.Db;
+        bool noTouch = (c.Flags & ClientFlags.NoTouch) != 0;
+        c.Reply.ArrayHeader(c.Argc - 1);
+        for (int j = 1; j < c.Argc; j++)
+        {
+            if (db.LookupRead(c.Arg(j), noTouch) is byte[] rec) c.Reply.Bulk(StringRecord.Value(rec));
+            else c.Reply.Null();
+        }
+    }
+
+    private static void MSet(Client c) => MSetGeneric(c, nx: false);
+
+    private static void MSetNx(Client c) => MSetGeneric(c, nx: true);
+
+    /// <summary>MSET/MSETNX key value [key value ...]; MSETNX sets nothing if any key exists.</summary>
+    private static void MSetGeneric(Client c, bool nx)
+    {
+        if (c.Argc % 2 == 0)
+        {
+            c.Reply.Error($"wrong number of arguments for '{c.Cmd!.FullName}' command");
+            return;
+        }
+        if (nx)
+        {
+            for (int j = 1; j < c.Argc; j += 2)
+            {
+                if (FindForWrite(c, c.Arg(j)) >= 0)
+                {
+                    c.Reply.Integer(0);
+                    return;
+                }
+            }
+        }
+        var db = c.Db;
+        for (int j = 1; j < c.Argc; j += 2)
+        {
+            var key = c.Arg(j);
+            StoreString(c, key, c.Arg(j + 1), FindForWrite(c, key), keepTtl: false);
+            c.Server.Notify(KeyspaceEventClass.String, "set", key, db.Id);
+        }
+        c.Server.Dirty((c.Argc - 1) / 2);
+        if (nx) c.Reply.Integer(1);
+        else c.Reply.Ok();
     }
 }
 

@@ -138,7 +138,9 @@ public static partial class KeyspaceCommands
         }
         long ttl = absolute ? expire : expire - c.Server.NowMs;
         if (ttl < 0) ttl = 0;
-        c.Reply.Integer(milliseconds ? ttl : (ttl + 500) / 1000);
+        // Rounded to the nearest second in unsigned arithmetic, which is what Redis's build computes for
+        // times near the top of the range (a signed sum would overflow there).
+        c.Reply.Integer(milliseconds ? ttl : (long)(((ulong)ttl + 500) / 1000));
     }
 
     private static void Persist(Client c)

@@ -126,13 +126,22 @@ public static partial class KeyspaceCommands
         else c.Reply.Ok();
     }
 
-    /// <summary>Redis's getIntFromObjectOrReply for a database index; false after replying.</summary>
-    private static bool TryGetDbIndex(Client c, int arg, out int index, string error = "value is not an integer or out of range")
+    /// <summary>
+    /// Redis's getIntFromObjectOrReply for a database index: a non-integer gets <paramref name="error"/>
+    /// (or the generic message), an integer outside the int range gets <paramref name="error"/> or the
+    /// range message. False after replying.
+    /// </summary>
+    private static bool TryGetDbIndex(Client c, int arg, out int index, string? error = null)
     {
         index = 0;
-        if (!Protocol.NumberParser.TryParseInt64(c.Arg(arg), out long v) || v < int.MinValue || v > int.MaxValue)
+        if (!Protocol.NumberParser.TryParseInt64(c.Arg(arg), out long v))
         {
-            c.Reply.Error(error);
+            c.Reply.Error(error ?? "value is not an integer or out of range");
+            return false;
+        }
+        if (v < int.MinValue || v > int.MaxValue)
+        {
+            c.Reply.Error(error ?? "value is out of range, value must between -2147483648 and 2147483647");
             return false;
         }
         index = (int)v;

@@ -16,6 +16,9 @@ public sealed partial class RedisServer
     /// <summary>Run after SWAPDB exchanged two databases: blocked clients may now be served.</summary>
     public event Action<int, int>? DbSwappedHooks;
 
+    /// <summary>Keyspace hook: a read lookup missed (the "keymiss" event, class 'm').</summary>
+    public void OnKeyMiss(Database db, ReadOnlySpan<byte> key) => Notify(KeyspaceEventClass.KeyMiss, "keymiss", key, db.Id);
+
     internal void RaiseDbFlushed(int dbId) => DbFlushedHooks?.Invoke(dbId);
     internal void RaiseDbSwapped(int a, int b) => DbSwappedHooks?.Invoke(a, b);
 

@@ -255,6 +255,19 @@ public sealed class KeyspaceNotificationTests
     }
 
     [Fact]
+    public void ReadMissesNotifyKeymissExceptForObject()
+    {
+        _k.Server.NotifyFlags = RedisServer.ParseNotifyFlags("Em", out _);
+        Assert.Equal([("__keyevent@0__:keymiss", "nokey")], Events("GET", "nokey"));
+        Assert.Equal([("__keyevent@0__:keymiss", "nokey")], Events("EXISTS", "nokey"));
+        Assert.Equal([("__keyevent@0__:keymiss", "nokey")], Events("TTL", "nokey"));
+        Assert.Empty(Events("OBJECT", "ENCODING", "nokey"));
+        Assert.Empty(Events("EXPIRE", "nokey", "10"));
+        _k.Call(_c, "SET", "k", "v");
+        Assert.Empty(Events("TYPE", "k"));
+    }
+
+    [Fact]
     public void SwapDbAndFlushTellSubscribedSubsystems()
     {
         var swaps = new List<(int, int)>();

@@ -54,7 +54,7 @@ public static partial class KeyspaceCommands
     /// <summary>OBJECT's lookup: no access stamp, no keyspace miss notification; a missing key replies null.</summary>
     private static int ObjectLookup(Client c)
     {
-        int slot = c.Db.FindForRead(c.Arg(2), noTouch: true);
+        int slot = c.Db.FindForRead(c.Arg(2), noTouch: true, noNotify: true);
         if (slot < 0) c.Reply.Null();
         return slot;
     }

@@ -19,11 +19,15 @@ public sealed partial class Database
         return slot >= 0 && IsLogicallyExpired(slot, NowMs());
     }
 
-    /// <summary>Slot of a live key for reading (Redis's lookupKeyRead): counts a hit or miss and stamps the access unless <paramref name="noTouch"/>.</summary>
-    public int FindForRead(ReadOnlySpan<byte> key, bool noTouch = false)
+    /// <summary>
+    /// Slot of a live key for reading (Redis's lookupKeyRead): counts a hit or miss, stamps the access
+    /// unless <paramref name="noTouch"/>, and reports a miss unless <paramref name="noNotify"/>.
+    /// </summary>
+    public int FindForRead(ReadOnlySpan<byte> key, bool noTouch = false, bool noNotify = false)
     {
         int slot = FindLive(key);
         _hooks.OnKeyMissOrHit(slot >= 0);
+        if (slot < 0 && !noNotify) _hooks.OnKeyMiss(this, key);
         if (slot >= 0 && !noTouch) Stamp(slot);
         return slot;
     }

@@ -9,6 +9,8 @@ public interface IKeyspaceHooks
     int AccessStamp(int previousMeta);
     void OnKeyExpired(Database db, byte[] key);
     void OnKeyMissOrHit(bool hit);
+    /// <summary>A read lookup found nothing (the "keymiss" keyspace event).</summary>
+    void OnKeyMiss(Database db, ReadOnlySpan<byte> key) { }
 }
 
 /// <summary>
@@ -64,6 +66,7 @@ public sealed partial class Database
         if (slot < 0)
         {
             _hooks.OnKeyMissOrHit(false);
+            _hooks.OnKeyMiss(this, key);
             return null;
         }
         _hooks.OnKeyMissOrHit(true);

@@ -7,9 +7,11 @@ namespace Redoubt.Server.Storage;
 ///
 /// Chained hashing over a power-of-two bucket array, with entries in one struct array so a key costs
 /// one 16-byte entry plus a 4-byte bucket. The key lives inside the stored object, so no hash or key
-/// reference is kept per entry. Entry slots never move (growth copies them in place), which lets
-/// the expire index refer to keys by slot. SCAN uses Redis's reverse-binary cursor over buckets, so
-/// every key present for the whole scan is returned even if the table grows or shrinks between calls.
+/// reference is kept per entry. Entry slots stay put while commands run (growth copies them in
+/// place), which lets the expire index refer to keys by slot; only the cron's <see cref="Compact"/>
+/// moves them, after mass deletions, reporting each move. SCAN uses Redis's reverse-binary cursor over
+/// buckets, so every key present for the whole scan is returned even if the table grows or shrinks
+/// between calls.
 /// </summary>
 public sealed class KeyTable
 {

@@ -56,9 +56,6 @@ public sealed class WatchRegistry
 
     public bool IsWatching(Client c) => _byClient.ContainsKey(c);
 
-    /// <summary>Keys this client watches (CLIENT LIST watch=).</summary>
-    public int WatchedBy(Client c) => _byClient.TryGetValue(c, out var keys) ? keys.Count : 0;
-
     /// <summary>
     /// True when EXEC must fail: a watched key was touched, or one that was live when watched has since
     /// expired (even if nothing deleted it yet).

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Redoubt.Server.Commands;
@@ -70,7 +69,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
     public void OnKeyExpired(Database db, byte[] key)
     {
         Stats.ExpiredKeys++;
-        Watches.Touch(db.Id, key);
+        Notify(KeyspaceEventClass.Expired, "expired", key, db.Id);
+        Watches.Touch(db, key);
         KeyExpiredHooks?.Invoke(db, key);
     }
 
@@ -84,7 +84,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
     }
 
     /// <summary>Redis's signalModifiedKey: invalidates WATCHes on the key.</summary>
-    public void SignalModifiedKey(Database db, ReadOnlySpan<byte> key) => Watches.Touch(db.Id, key);
+    public void SignalModifiedKey(Database db, ReadOnlySpan<byte> key) => Watches.Touch(db, key);
 
     /// <summary>Counts a change for save points and INFO rdb_changes_since_last_save.</summary>
     public void Dirty(long n = 1) => Stats.Dirty += n;
@@ -286,31 +286,10 @@ public sealed partial class RedisServer : IKeyspaceHooks
         long now = NowMs;
         LruClock = (int)((now / 1000) & KeyTable.LruMask);
         Stats.Sample(now);
-        if (ActiveExpireEnabled) ActiveExpire();
+        DatabasesCron();
         CloseTimedOutClients(now);
         if (Pause.Active && now >= Pause.EndMs) Unpause();
         foreach (var hook in CronHooks) hook();
-    }
-
-    /// <summary>
-    /// Samples keys with a TTL in each database and deletes expired ones, repeating while more than a
-    /// quarter of a sample was expired, within a time budget of 25% of the cron period (Redis's slow cycle).
-    /// </summary>
-    private void ActiveExpire()
-    {
-        const int SamplesPerLoop = 20;
-        const int AcceptableStalePercent = 10;
-        long budgetTicks = Stopwatch.Frequency / Math.Clamp(Config.Hz, 1, 500) / 4;
-        long start = Stopwatch.GetTimestamp();
-        foreach (var db in Databases)
-        {
-            while (db.ExpiresCount > 0)
-            {
-                var (sampled, expired) = db.ActiveExpireCycle(SamplesPerLoop, Rng);
-                if (sampled == 0 || expired * 100 / sampled <= AcceptableStalePercent) break;
-                if (Stopwatch.GetTimestamp() - start > budgetTicks) return;
-            }
-        }
     }
 
     private void CloseTimedOutClients(long now)

@@ -14,7 +14,7 @@ public sealed partial class AclRegistry
     public SortedDictionary<string, AclUser> Users = new(StringComparer.Ordinal);
     /// <summary>The user every new connection starts as; the object stays the same across ACL LOAD.</summary>
     public AclUser DefaultUser { get; }
-    public readonly AclCommandIndex Index;
+    public AclCommandIndex Index { get; private set; }
     public readonly AclLog SecurityLog = new();
     private readonly AclKeyCache _keyCache = new();
     private RedisServer? _server;
@@ -37,8 +37,16 @@ public sealed partial class AclRegistry
         Users["default"] = DefaultUser;
     }
 
-    /// <summary>Connects the registry to its server: configuration, clients to disconnect, log.</summary>
-    public void Attach(RedisServer server) => _server = server;
+    /// <summary>
+    /// Connects the registry to its server (configuration, clients to disconnect, log) and indexes that
+    /// server's command table. Called while the server is built, before any client or rename exists.
+    /// </summary>
+    public void Attach(RedisServer server)
+    {
+        _server = server;
+        Index = new AclCommandIndex(server.Commands);
+        DefaultUser.CopyFrom(CreateDefaultUser());
+    }
 
     internal ServerLog? Log => _server?.Log;
 

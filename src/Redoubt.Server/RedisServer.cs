@@ -49,6 +49,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
     public RedisServer(ServerConfig config)
     {
         Config = config;
+        Acl.Attach(this);
         CommandBindings.BindAll(this);
     }
 
@@ -98,9 +99,9 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Log.File = Config.LogFile;
         Databases = new Database[Config.Databases];
         for (int i = 0; i < Databases.Length; i++) Databases[i] = new Database(i, this);
-        Acl.SetRequirePass(Config.RequirePass);
 
         Log.Notice("Server initialized");
+        Acl.LoadAtStartup();
         if (Config.Port != 0) BindListeners();
         foreach (var l in _listeners) _ = AcceptLoopAsync(l);
         _cronThread = new Thread(CronLoop) { IsBackground = true, Name = "cron" };
@@ -196,9 +197,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
                 TrySendAndClose(socket, "-ERR max number of clients reached\r\n"u8);
                 return;
             }
-            var remote = socket.RemoteEndPoint as IPEndPoint;
-            bool loopback = remote == null || IPAddress.IsLoopback(remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address);
-            if (Config.ProtectedMode && !loopback && Acl.DefaultUser.NoPass && Acl.DefaultUser.Enabled && IsDefaultBind())
+            bool loopback = IsLocalAddress(socket.RemoteEndPoint);
+            if (ProtectedModeRejects(loopback))
             {
                 Stats.RejectedConnections++;
                 TrySendAndClose(socket, System.Text.Encoding.ASCII.GetBytes(ProtectedModeMessage));
@@ -219,29 +219,12 @@ public sealed partial class RedisServer : IKeyspaceHooks
         _ = conn.RunAsync();
     }
 
-    private bool IsDefaultBind()
-    {
-        var b = Config.Bind;
-        return b.Length == 0 || (b.Length == 2 && b[0] == "*" && b[1] == "-::*");
-    }
-
     private static void TrySendAndClose(Socket socket, ReadOnlySpan<byte> message)
     {
         try { socket.Send(message); } catch (SocketException) { }
         try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { }
         socket.Dispose();
     }
-
-    private const string ProtectedModeMessage =
-        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. " +
-        "In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you " +
-        "may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the " +
-        "loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible " +
-        "from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode " +
-        "by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you " +
-        "started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password " +
-        "for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from " +
-        "the outside.\r\n";
 
     /// <summary>Removes a closed client from every registry (called once, under the lock).</summary>
     public void UnlinkClient(Client c)

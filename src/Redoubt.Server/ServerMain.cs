@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Redoubt.Server.Commands;
 using Redoubt.Server.Config;
 using Redoubt.Server.Logging;
 
@@ -51,14 +52,17 @@ public static class ServerMain
         if (Environment.GetEnvironmentVariable(DaemonChildVariable) == "1") DetachFromTerminal();
 
         var server = new RedisServer(config);
-        foreach (var (from, to) in loader.Renames)
+        for (int i = 0; i < loader.Renames.Count; i++)
         {
-            if (!server.Commands.Rename(from, to))
+            var (from, to) = loader.Renames[i];
+            if (CommandRenames.Apply(server.Commands, from, to) is string renameError)
             {
-                Console.Error.Write(new ConfigFileException("No such command in rename-command").FatalBlock());
+                var (line, text) = loader.RenameLines[i];
+                Console.Error.Write(new ConfigFileException(renameError, line, text).FatalBlock());
                 return 1;
             }
         }
+        server.Acl.UsersToLoad = loader.Users;
         server.Log.Level = ServerLog.ParseLevel(config.LogLevel);
         server.Log.File = config.LogFile;
         if (config.LogFile.Length > 0)

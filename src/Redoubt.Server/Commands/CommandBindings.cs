@@ -12,5 +12,6 @@ public static class CommandBindings
         KeyspaceCommands.Bind(t);
         ServerCommands.Bind(t);
         Transactions.Bind(t);
+        AclCommands.Bind(t);
     }
 }

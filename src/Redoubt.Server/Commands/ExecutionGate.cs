@@ -60,6 +60,11 @@ public static class ExecutionGate
             Reject(c, cmd, $"wrong number of arguments for '{cmd.FullName}' command");
             return;
         }
+        if (cmd.Has(CommandFlags.Protected) && server.ProtectedCommandError(c, cmd) is string protectedError)
+        {
+            Reject(c, cmd, protectedError);
+            return;
+        }
         if (server.AuthRequired(c) && !cmd.Has(CommandFlags.NoAuth))
         {
             Reject(c, cmd, "-NOAUTH Authentication required.");
@@ -127,6 +132,13 @@ public static class ExecutionGate
     private static void Reject(Client c, Command? cmd, string error)
     {
         if (cmd != null) cmd.RejectedCalls++;
+        if (cmd != null && cmd.Name == "exec")
+        {
+            // A refused EXEC discards the transaction and says why.
+            Transactions.Reset(c);
+            c.Reply.Error("-EXECABORT Transaction discarded because of: " + (error.StartsWith('-') ? error[1..] : error));
+            return;
+        }
         if (c.InMulti) c.Flags |= ClientFlags.DirtyExec;
         c.Reply.Error(error);
     }

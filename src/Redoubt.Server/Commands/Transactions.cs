@@ -74,6 +74,13 @@ public static class Transactions
         foreach (var (cmd, argv) in queue)
         {
             c.SetArgs(argv);
+            c.Cmd = cmd;
+            // The user's rules may have changed since the command was queued.
+            if (c.Server.Acl.CheckQueuedCommand(c, cmd) is string aclError)
+            {
+                c.Reply.Error(aclError);
+                continue;
+            }
             ExecutionGate.Call(c, cmd);
         }
         c.Argc = savedArgc;

@@ -42,6 +42,8 @@ public sealed class ConfigLoader
     private readonly ServerConfig _config;
     /// <summary>rename-command pairs in order.</summary>
     public readonly List<(string From, string To)> Renames = new();
+    /// <summary>Where each rename-command was read (same order as <see cref="Renames"/>), for its error report.</summary>
+    public readonly List<(int Line, string Text)> RenameLines = new();
     /// <summary>"user" directives (arguments after the keyword).</summary>
     public readonly List<string[]> Users = new();
     /// <summary>Directives that are not settings of the server role (e.g. "sentinel" lines), left for their role.</summary>
@@ -114,8 +116,10 @@ public sealed class ConfigLoader
                 return null;
             case "rename-command" when argv.Length == 3:
                 Renames.Add((argv[1], argv[2]));
+                RenameLines.Add((lineNumber, line));
                 return null;
             case "user" when argv.Length >= 2:
+                if (Security.AclRegistry.ValidateUserDirective(argv, Users) is string userError) return userError;
                 Users.Add(argv[1..]);
                 return null;
             case "loadmodule" when argv.Length >= 2:

@@ -7,6 +7,8 @@
 
 LIB_PIDS=()
 LIB_TMP_PATHS=()
+# A directive ours rejected once is left out of later starts in the same run.
+LIB_OURS_DROPPED=""
 LIB_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 LIB_GARNET_DIR="${GARNET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/redoubt-bench/garnet}"
 LIB_GARNET_VERSION="${GARNET_VERSION:-2.2.8}"
@@ -125,6 +127,7 @@ lib_server_cmd() {
 # does not know yet (it grows) is dropped with a warning rather than failing the whole measurement.
 lib_start_server() {
   local kind="$1" logdir="$2" attempt dropped=""
+  [[ "$kind" == ours ]] && dropped="$LIB_OURS_DROPPED"
   for attempt in 1 2 3 4 5; do
     LIB_PORT="$(lib_free_port)"
     lib_server_cmd "$kind" "$LIB_PORT"
@@ -147,7 +150,7 @@ lib_start_server() {
     lib_forget_pid "$LIB_PID"
     if [[ "$kind" == ours && -z "$dropped" ]] && grep -q "^>>> 'appendonly" "$LIB_LOG" 2>/dev/null; then
       lib_log "warning: ours rejects 'appendonly no' (not implemented yet); starting without it"
-      dropped=appendonly
+      dropped=appendonly LIB_OURS_DROPPED=appendonly
       continue
     fi
     if grep -qiE 'address already in use|Could not create server TCP listening socket|Failed to bind|SocketException' "$LIB_LOG" 2>/dev/null || lib_port_in_use "$LIB_PORT"; then

@@ -40,6 +40,14 @@ lib_owns_port() {
   ss -Hltnp "sport = :$2" 2>/dev/null | grep -q "pid=$1,"
 }
 
+# True while process $1 runs (a zombie, exited but not yet waited for, counts as gone).
+lib_alive() {
+  local s
+  s="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  s="${s##*) }"
+  [[ "${s:0:1}" != Z ]]
+}
+
 # Waits until process $1 answers PING on port $2, for at most $3 seconds (default 60).
 # Fails early when the process exits.
 lib_wait_ready() {

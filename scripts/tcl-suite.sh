@@ -149,6 +149,12 @@ make_copy() {
 fair_flags=(--durable --ignore-encoding --ignore-digest --tags -needs:debug --tags -needs:pfdebug
   --tags -needs:repl --tags -needs:local-process --timeout "$per_test_timeout")
 
+# The offending line of a fatal config error reported by a server this file spawned, if any.
+spawn_fatal() {
+  find "$1/tests/tmp" -newer "$out/.file-start" \( -name stdout -o -name stderr \) \
+    -exec grep -h -A2 'FATAL CONFIG FILE ERROR' {} + 2>/dev/null | grep -m1 '^>>> ' || true
+}
+
 # Runs one unit file against one target in one mode. Writes the suite's output to $log and sets
 # R_OK R_ERR R_EXC R_NOTE R_FAIL (1 when the run did not come to its end).
 run_file() {
@@ -162,12 +168,16 @@ run_file() {
     fi
     spid=$LIB_PID sport=$LIB_PORT
     args+=(--host 127.0.0.1 --port "$sport")
-  else
-    # Spawned servers take ports from a random base, checked free, with room for the +10000 bus ports.
-    local base
-    base="$(LIB_PORT_LO=12000 LIB_PORT_HI=19400 lib_free_port)"
+  fi
+  # The suite's own test-server port (just below --baseport) and, in spawn mode, its servers' ports
+  # (from --baseport up, plus 10000 for bus ports) come from a random free base: the default one is
+  # shared with everyone else running the suite on this machine.
+  local base
+  base="$(LIB_PORT_LO=12100 LIB_PORT_HI=19400 lib_free_port)"
+  args+=(--baseport "$base")
+  if [[ "$how" == spawn ]]; then
     # --dont-clean keeps the spawned servers' logs (tests/tmp of the copy) for diagnosis.
-    args+=(--baseport "$base" --portcount 500 --clients 1 --dont-clean)
+    args+=(--portcount 500 --clients 1 --dont-clean)
     touch "$out/.file-start"
   fi
   # setsid + timeout: the suite and everything it starts share one process group that can be
@@ -175,6 +185,22 @@ run_file() {
   ( cd "$dir" && TERM=dumb exec setsid -w timeout -k 20 "$file_timeout" ./runtest "${args[@]}" ) >"$log" 2>&1 </dev/null &
   local gpid=$!
   GROUPS_RUNNING+=("$gpid")
+  # Wait for the file, watching for the one hang the suite cannot see: in spawn mode, a server that
+  # refused its config makes the suite wait two minutes per start. When the log has not moved for
+  # 15 s and a spawned server reported a fatal config error, the file is stopped early.
+  local last_size=-1 last_change=$SECONDS size early=0
+  while lib_alive "$gpid"; do
+    sleep 1 & wait $! || true
+    [[ "$how" == spawn ]] || continue
+    size="$(stat -c %s "$log" 2>/dev/null || echo 0)"
+    if [[ "$size" != "$last_size" ]]; then
+      last_size=$size last_change=$SECONDS
+    elif ((SECONDS - last_change >= 15)) && [[ -n "$(spawn_fatal "$dir")" ]]; then
+      early=1
+      kill -TERM -- "-$gpid" 2>/dev/null || true
+      break
+    fi
+  done
   wait "$gpid" || rc=$?
   # Anything of that group still alive (a test client, a spawned server) goes now.
   kill -KILL -- "-$gpid" 2>/dev/null || true
@@ -183,7 +209,8 @@ run_file() {
   R_ERR="$(grep -c '^\[err\]:' "$log" || true)"
   R_EXC="$(grep -c '^\[exception\]:' "$log" || true)"
   local notes=()
-  if ((rc == 124 || rc == 137)); then notes+=("killed after ${file_timeout}s"); R_FAIL=1; fi
+  if ((early)); then R_FAIL=1
+  elif ((rc == 124 || rc == 137)); then notes+=("killed after ${file_timeout}s"); R_FAIL=1; fi
   if grep -q '^\[TIMEOUT\]' "$log"; then notes+=("test timeout"); R_FAIL=1; fi
   if ((R_EXC)); then notes+=("aborted by exception"); fi
   if [[ -n "$spid" ]]; then
@@ -193,15 +220,15 @@ run_file() {
     lib_stop_pid "$spid" 10
     lib_forget_pid "$spid"
   fi
-  if ((rc != 0 && rc != 124 && rc != 137 && R_ERR == 0 && R_EXC == 0)) && ! grep -q '^\[TIMEOUT\]' "$log"; then
+  if ((!early && rc != 0 && rc != 124 && rc != 137 && R_ERR == 0 && R_EXC == 0)) && ! grep -q '^\[TIMEOUT\]' "$log"; then
     notes+=("runtest exit $rc"); R_FAIL=1
   fi
   if ((R_OK + R_ERR + R_EXC == 0 && rc == 0)); then notes+=("no test ran"); fi
   if [[ "$how" == spawn ]]; then
     # A spawned server that refused its config leaves the suite waiting: name the directive.
     local fatal
-    fatal="$(find "$dir/tests/tmp" -newer "$out/.file-start" \( -name stdout -o -name stderr \) -exec grep -h -A2 'FATAL CONFIG FILE ERROR' {} + 2>/dev/null |
-      grep -m1 "^>>> " || true)"
+    fatal="$(spawn_fatal "$dir")"
+    ((early)) && notes+=("stopped early")
     [[ -n "$fatal" ]] && notes+=("spawned server rejected config ${fatal#>>> }")
   fi
   local n
@@ -223,7 +250,13 @@ run_and_record() {
   local unit="$1" t="$2" how="$3" log t0=$SECONDS
   log="$out/logs/${unit//\//_}.$t.$how.log"
   lib_log "$unit: $t ($how)"
-  run_file "$t" "$unit" "$how" "$log"
+  local attempt
+  for attempt in 1 2 3; do
+    run_file "$t" "$unit" "$how" "$log"
+    # Someone else bound the suite's test-server port between its check and its bind: try again.
+    ((R_OK + R_ERR + R_EXC == 0)) && grep -q "couldn't open socket: address already in use" "$log" || break
+    lib_log "$unit: $t ($how): the suite's port was taken, retrying"
+  done
   lib_log "$unit: $t ($how): ok $R_OK, err $R_ERR, exception $R_EXC${R_NOTE:+, $R_NOTE} ($((SECONDS - t0))s)"
   res[$unit,$t]="$R_OK|$R_ERR|$R_EXC|$R_NOTE|$how|$log"
   ((R_FAIL)) && any_fail=1

@@ -108,8 +108,11 @@ public sealed partial class RedisServer
     /// <summary>DEBUG DIGEST for non-string values: each type family registers how its contents are mixed in.</summary>
     public readonly Dictionary<RedisType, ValueDigester> ValueDigesters = new();
 
-    /// <summary>The RDB encoder's length of a value (DEBUG OBJECT serializedlength); its memory size until one is set.</summary>
-    public Func<RedisObject, long>? RdbSerializedLength;
+    /// <summary>
+    /// The RDB encoder's length of a stored object (DEBUG OBJECT serializedlength). Until the persistence
+    /// subsystem sets it, strings are measured without LZF compression and other values by their memory size.
+    /// </summary>
+    public Func<object, long>? RdbSerializedLength;
 
     /// <summary>DEBUG PAUSE-CRON: the cron skips its work while set.</summary>
     public volatile bool CronPaused;

@@ -95,7 +95,7 @@ public static partial class ServerCommands
         (CommandFlags.Module, "module"), (CommandFlags.Admin, "admin"), (CommandFlags.PubSub, "pubsub"),
         (CommandFlags.NoScript, "noscript"), (CommandFlags.Blocking, "blocking"), (CommandFlags.Loading, "loading"),
         (CommandFlags.Stale, "stale"), (CommandFlags.SkipMonitor, "skip_monitor"), (CommandFlags.SkipSlowlog, "skip_slowlog"),
-        (CommandFlags.Fast, "fast"), (CommandFlags.NoAuth, "no_auth"), (CommandFlags.NoMandatoryKeys, "no_mandatory_keys"),
+        (CommandFlags.Asking, "asking"), (CommandFlags.Fast, "fast"), (CommandFlags.NoAuth, "no_auth"), (CommandFlags.NoMandatoryKeys, "no_mandatory_keys"),
         (CommandFlags.NoAsyncLoading, "no_async_loading"), (CommandFlags.NoMulti, "no_multi"),
         (CommandFlags.MovableKeys, "movablekeys"), (CommandFlags.AllowBusy, "allow_busy"),
     ];
@@ -170,7 +170,7 @@ public static partial class ServerCommands
         return acl;
     }
 
-    private static void ReplyCommandInfo(Client c, Command cmd)
+    internal static void ReplyCommandInfo(Client c, Command cmd)
     {
         var r = c.Reply;
         var (first, last, step, _) = LegacyKeyRange(cmd.Spec);

@@ -207,13 +207,13 @@ public static partial class ServerCommands
         {
             var value = StringRecord.Value(rec);
             encoding = StringEncoding(value);
-            serialized = RdbStringLength(value);
+            serialized = c.Server.RdbSerializedLength?.Invoke(obj) ?? RdbStringLength(value);
         }
         else
         {
             var ro = (RedisObject)obj;
             encoding = ro.Encoding;
-            serialized = c.Server.RdbSerializedLength?.Invoke(ro) ?? ro.MemoryUsage;
+            serialized = c.Server.RdbSerializedLength?.Invoke(obj) ?? ro.MemoryUsage;
         }
         int lru = db.MetaAt(slot);
         long idleSeconds = IdleSeconds(c.Server.LruClock, lru);

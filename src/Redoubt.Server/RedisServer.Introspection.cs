@@ -167,7 +167,7 @@ public sealed partial class RedisServer
     /// Keeps a running estimate of each database's average TTL, as Redis's expire cycle does: the mean
     /// remaining TTL of a few sampled keys, folded in with weight 1/50.
     /// </summary>
-    private void SampleAverageTtl()
+    internal void SampleAverageTtl()
     {
         if (_avgTtl.Length != Databases.Length) _avgTtl = new long[Databases.Length];
         long now = NowMs;

@@ -258,6 +258,26 @@ public sealed class InfoTests : IClassFixture<ServerPair>
     }
 
     [Fact]
+    public void AverageTtlEstimateFollowsSampledKeys()
+    {
+        var server = new RedisServer(new ServerConfig());
+        var db = new Storage.Database(0, server);
+        server.Databases = [db];
+        long now = server.NowMs;
+        for (int i = 0; i < 50; i++)
+        {
+            int slot = db.Add(Storage.StringRecord.Create(Encoding.ASCII.GetBytes("ttl:" + i), "v"u8));
+            db.SetExpire(slot, now + 100_000);
+        }
+        db.Add(Storage.StringRecord.Create("persistent"u8, "v"u8));
+        for (int i = 0; i < 20; i++) server.SampleAverageTtl();
+        Assert.InRange(server.AverageTtl(0), 90_000, 100_000);
+        db.Clear();
+        server.SampleAverageTtl();
+        Assert.Equal(0, server.AverageTtl(0));
+    }
+
+    [Fact]
     public void PercentilesDirectiveParsesAndFormatsLikeRedis()
     {
         var config = new ServerConfig();

@@ -51,6 +51,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Config = config;
         Acl.Attach(this);
         CommandBindings.BindAll(this);
+        InitIntrospection();
     }
 
     public long NowMs => Database.NowMs();
@@ -253,6 +254,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
         while (!ShuttingDown)
         {
             Thread.Sleep((int)Math.Max(1, 1000 / Math.Clamp(Config.Hz, 1, 500)));
+            if (CronPaused) continue;
             lock (Sync)
             {
                 try { Cron(); }

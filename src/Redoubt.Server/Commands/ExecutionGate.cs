@@ -34,9 +34,10 @@ public static class ExecutionGate
                 }
                 cmd = sub;
             }
-            else
+            else if (cmd.Handler is null)
             {
-                // A container called alone: arity error on the container itself, as Redis does.
+                // A container called alone: arity error on the container itself, as Redis does
+                // (unless the container answers by itself, as COMMAND does).
                 Reject(c, cmd, $"wrong number of arguments for '{cmd.Name}' command");
                 return;
             }
@@ -115,6 +116,8 @@ public static class ExecutionGate
         long micros = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
         cmd.Calls++;
         cmd.MicrosecondsTotal += micros;
+        // Like Redis, the histogram is fed microsecond durations scaled to nanoseconds.
+        if (server.Config.LatencyTracking) (cmd.Latency ??= new LatencyHistogram()).Record(micros * 1000);
         if (server.Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;
         server.Stats.TotalCommandsProcessed++;
         c.LastCmd = cmd;

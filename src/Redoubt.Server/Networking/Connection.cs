@@ -54,6 +54,7 @@ public sealed class Connection
                 lock (_server.Sync)
                 {
                     _server.Stats.NetInputBytes += n;
+                    _server.Stats.TotalReadsProcessed++;
                     c.ProcessInputBuffer();
                     close = (c.Flags & (ClientFlags.CloseAsap | ClientFlags.CloseAfterReply)) != 0;
                     if (!_sending && c.Reply.Length > 0)
@@ -121,6 +122,7 @@ public sealed class Connection
             lock (_server.Sync)
             {
                 _server.Stats.NetOutputBytes += length;
+                _server.Stats.TotalWritesProcessed++;
                 // Keep small buffers for reuse; let one-off huge replies be collected.
                 _spare = buffer.Length <= 1024 * 1024 ? buffer : new byte[16 * 1024];
                 if (Client.Reply.Length == 0 || IsClosed)

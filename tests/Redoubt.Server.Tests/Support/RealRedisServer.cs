@@ -58,7 +58,7 @@ public sealed class RealRedisServer : IDisposable
 /// <summary>Our server and a real Redis side by side, shared by a test class.</summary>
 public sealed class ServerPair : IDisposable
 {
-    public ServerProcess Ours { get; } = new();
+    public ServerProcess Ours { get; } = new(null, "--enable-debug-command", "yes");
     public RealRedisServer Real { get; } = new();
 
     public void Dispose()

@@ -11,5 +11,10 @@ public static class CommandBindings
         KeyspaceCommands.Bind(t);
         ServerCommands.Bind(t);
         Transactions.Bind(t);
+        ClientCommands.Bind(t);
+        MonitorCommands.Bind(t);
+        SlowlogCommands.Bind(t);
+        LatencyCommands.Bind(t);
+        server.AttachClientManagement();
     }
 }

@@ -63,6 +63,9 @@ public static class ConnectionCommands
             c.SyntaxError();
             return;
         }
+        // Passwords (and the user name) never show in MONITOR or SLOWLOG.
+        c.RedactArg(1);
+        if (c.Argc == 3) c.RedactArg(2);
         string user, pass;
         if (c.Argc == 2)
         {
@@ -124,6 +127,8 @@ public static class ConnectionCommands
             int moreargs = c.Argc - 1 - j;
             if (c.ArgIs(j, "auth"u8) && moreargs >= 2)
             {
+                c.RedactArg(j + 1);
+                c.RedactArg(j + 2);
                 string user = c.ArgString(j + 1), pass = c.ArgString(j + 2);
                 j += 2;
                 if (!TryAuthenticate(c, user, pass))

@@ -70,12 +70,13 @@ public static class Transactions
         c.Flags &= ~ClientFlags.Multi;
         c.Server.Watches.UnwatchAll(c);
         c.Reply.ArrayHeader(queue.Count);
-        int savedArgc = c.Argc;
+        // EXEC's own arguments are needed again afterwards (MONITOR shows "exec", SLOWLOG, replication).
+        var execArgs = c.CopyArgs();
         foreach (var (cmd, argv) in queue)
         {
             c.SetArgs(argv);
             ExecutionGate.Call(c, cmd);
         }
-        c.Argc = savedArgc;
+        c.SetArgs(execArgs);
     }
 }

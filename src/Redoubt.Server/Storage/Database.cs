@@ -9,6 +9,8 @@ public interface IKeyspaceHooks
     int AccessStamp(int previousMeta);
     void OnKeyExpired(Database db, byte[] key);
     void OnKeyMissOrHit(bool hit);
+    /// <summary>True while clients are paused (CLIENT PAUSE): expired keys look absent but are not deleted.</summary>
+    bool ExpiryPaused => false;
 }
 
 /// <summary>
@@ -51,6 +53,7 @@ public sealed class Database
         if ((e.Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long when) && when <= NowMs())
         {
             if (_hooks.IsReplica) return seeExpired ? slot : -1;
+            if (_hooks.ExpiryPaused) return -1;
             ExpireSlot(slot);
             return -1;
         }

@@ -23,6 +23,7 @@ public sealed partial class RedisServer
     private readonly List<Client> _resumeQueue = new();
     // Clients whose output buffer is over the soft limit: the cron closes them once the time is up.
     private readonly HashSet<Client> _overSoftLimit = new();
+    private long _lastPeakResetMs;
 
     /// <summary>Wires client management into the server's hooks (called once when commands are bound).</summary>
     internal void AttachClientManagement()
@@ -192,6 +193,13 @@ public sealed partial class RedisServer
     private void ClientsCron()
     {
         ResumeReleasedClients();
+        long now = NowMs;
+        if (now - _lastPeakResetMs >= 1000)
+        {
+            // Query buffer peaks are recent ones, so a buffer grown once can shrink back.
+            _lastPeakResetMs = now;
+            foreach (var c in Clients.Values) c.QueryBufPeak = Math.Max(c.QueryEnd - c.QueryStart, c.QueryNeeded);
+        }
         if (_overSoftLimit.Count == 0) return;
         foreach (var c in _overSoftLimit.ToArray())
         {

@@ -23,6 +23,8 @@ public sealed class Connection
     private long _inFlight;
     // Sends are issued in slices of this size so that what is still in flight is known as they go.
     private const int SendSlice = 128 * 1024;
+    private const int InitialQueryBuffer = 16 * 1024;
+    private const int ResizeThreshold = 32 * 1024;
 
     public Connection(Socket socket, RedisServer server, Client client)
     {
@@ -120,6 +122,14 @@ public sealed class Connection
         var c = Client;
         if (c.QueryStart > 0 && c.QueryStart == c.QueryEnd)
         {
+            c.QueryStart = c.QueryEnd = 0;
+        }
+        // A buffer grown for one big command is given back once recent use (the peak, which the cron
+        // restarts every second) needs less than half of it, keeping room for that peak.
+        if (c.QueryStart == c.QueryEnd && c.QueryNeeded == 0 && c.QueryBuf.Length > ResizeThreshold
+            && c.QueryBuf.Length / 2 > c.QueryBufPeak)
+        {
+            c.QueryBuf = new byte[Math.Max(InitialQueryBuffer, c.QueryBufPeak)];
             c.QueryStart = c.QueryEnd = 0;
         }
         int free = c.QueryBuf.Length - c.QueryEnd;

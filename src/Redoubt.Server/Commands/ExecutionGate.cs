@@ -57,6 +57,7 @@ public static class ExecutionGate
             }
             else
             {
+                c.LastCmd = cmd;
                 // A container called alone: arity error on the container itself, as Redis does.
                 Reject(c, cmd, $"wrong number of arguments for '{cmd.Name}' command");
                 return;

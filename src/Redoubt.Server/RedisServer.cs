@@ -187,6 +187,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)Config.TcpKeepAlive);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, Math.Max(1, (int)Config.TcpKeepAlive / 3));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
         }
         Client client;
         Connection conn;
@@ -271,9 +272,9 @@ public sealed partial class RedisServer : IKeyspaceHooks
         long now = NowMs;
         LruClock = (int)((now / 1000) & KeyTable.LruMask);
         Stats.Sample(now);
+        if (Pause.ExpireIfDue(now)) ReleasePostponedClients();
         DatabasesCron();
         CloseTimedOutClients(now);
-        if (Pause.Active && now >= Pause.EndMs) Unpause();
         foreach (var hook in CronHooks) hook();
     }
 
@@ -284,7 +285,10 @@ public sealed partial class RedisServer : IKeyspaceHooks
         List<Client>? idle = null;
         foreach (var c in Clients.Values)
         {
-            if ((c.Flags & (ClientFlags.Replica | ClientFlags.Master | ClientFlags.Blocked | ClientFlags.PubSub)) != 0) continue;
+            // Replicas, monitors, the master link, blocked/paused and pub/sub clients are never idle-closed.
+            const ClientFlags exempt = ClientFlags.Replica | ClientFlags.Monitor | ClientFlags.Master
+                | ClientFlags.Blocked | ClientFlags.Paused | ClientFlags.PubSub;
+            if ((c.Flags & exempt) != 0) continue;
             if (now - c.LastInteractionMs > limitMs) (idle ??= new()).Add(c);
         }
         if (idle is null) return;
@@ -292,20 +296,6 @@ public sealed partial class RedisServer : IKeyspaceHooks
         {
             Log.Verbose("Closing idle client");
             c.Connection?.Close();
-        }
-    }
-
-    /// <summary>Ends CLIENT PAUSE and lets waiting clients run their queued input.</summary>
-    public void Unpause()
-    {
-        Pause.Active = false;
-        foreach (var c in Clients.Values.ToArray())
-        {
-            if (c.QueryEnd > c.QueryStart)
-            {
-                c.ProcessInputBuffer();
-                c.Connection?.RequestFlush();
-            }
         }
     }
 

@@ -1,3 +1,4 @@
+using Redoubt.Server.Monitoring;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;

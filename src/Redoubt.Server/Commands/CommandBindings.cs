@@ -13,5 +13,10 @@ public static class CommandBindings
         ServerCommands.Bind(t);
         Transactions.Bind(t);
         AclCommands.Bind(t);
+        ClientCommands.Bind(t);
+        MonitorCommands.Bind(t);
+        SlowlogCommands.Bind(t);
+        LatencyCommands.Bind(t);
+        server.AttachClientManagement();
     }
 }

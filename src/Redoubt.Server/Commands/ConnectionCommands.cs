@@ -64,6 +64,9 @@ public static class ConnectionCommands
             c.SyntaxError();
             return;
         }
+        // Passwords (and the user name) never show in MONITOR or SLOWLOG.
+        c.RedactArg(1);
+        if (c.Argc == 3) c.RedactArg(2);
         ReadOnlySpan<byte> user, pass;
         if (c.Argc == 2)
         {
@@ -128,6 +131,8 @@ public static class ConnectionCommands
             int moreargs = c.Argc - 1 - j;
             if (c.ArgIs(j, "auth"u8) && moreargs >= 2)
             {
+                c.RedactArg(j + 1);
+                c.RedactArg(j + 2);
                 if (!TryAuthenticate(c, c.Arg(j + 1), c.Arg(j + 2)))
                 {
                     c.Reply.Error(WrongPass);

@@ -70,7 +70,8 @@ public static class Transactions
         c.Flags &= ~ClientFlags.Multi;
         c.Server.Watches.UnwatchAll(c);
         c.Reply.ArrayHeader(queue.Count);
-        int savedArgc = c.Argc;
+        // EXEC's own arguments are needed again afterwards (MONITOR shows "exec", SLOWLOG, replication).
+        var execArgs = c.CopyArgs();
         foreach (var (cmd, argv) in queue)
         {
             c.SetArgs(argv);
@@ -83,6 +84,6 @@ public static class Transactions
             }
             ExecutionGate.Call(c, cmd);
         }
-        c.Argc = savedArgc;
+        c.SetArgs(execArgs);
     }
 }

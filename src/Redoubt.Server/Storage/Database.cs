@@ -11,6 +11,8 @@ public interface IKeyspaceHooks
     void OnKeyMissOrHit(bool hit);
     /// <summary>A read lookup found nothing (the "keymiss" keyspace event).</summary>
     void OnKeyMiss(Database db, ReadOnlySpan<byte> key) { }
+    /// <summary>True while clients are paused (CLIENT PAUSE): expired keys look absent but are not deleted.</summary>
+    bool ExpiryPaused => false;
 }
 
 /// <summary>
@@ -53,6 +55,7 @@ public sealed partial class Database
         if ((e.Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long when) && when < NowMs())
         {
             if (_hooks.IsReplica) return seeExpired ? slot : -1;
+            if (_hooks.ExpiryPaused) return -1;
             ExpireSlot(slot);
             return -1;
         }

@@ -98,67 +98,20 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Acl.SetRequirePass(Config.RequirePass);
 
         Log.Notice("Server initialized");
-        if (Config.Port != 0) BindListeners();
+        BindListeners();
         foreach (var l in _listeners) _ = AcceptLoopAsync(l);
         _cronThread = new Thread(CronLoop) { IsBackground = true, Name = "cron" };
         _cronThread.Start();
         Log.Notice("Ready to accept connections");
     }
 
+    /// <summary>Opens the TCP listeners for start-up; throws with the message to exit with.</summary>
     private void BindListeners()
     {
-        string[] addrs = Config.Bind.Length == 0 ? ["*"] : Config.Bind;
-        foreach (var raw in addrs)
-        {
-            bool optional = raw.StartsWith('-');
-            string addr = optional ? raw[1..] : raw;
-            try
-            {
-                _listeners.Add(Listen(addr, Config.Port));
-            }
-            catch (SocketException e)
-            {
-                if (optional || e.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable && optional)
-                {
-                    Log.Verbose($"Skipping optional bind address {addr}:{Config.Port}: {e.Message}");
-                    continue;
-                }
-                // An IPv6 wildcard may be unavailable on hosts without IPv6; Redis skips it too.
-                if (e.SocketErrorCode == SocketError.AddressFamilyNotSupported)
-                {
-                    Log.Warning($"Could not create server TCP listening socket {addr}:{Config.Port}: {e.Message}");
-                    continue;
-                }
-                Log.Warning($"Warning: Could not create server TCP listening socket {addr}:{Config.Port}: bind: {e.Message}");
-                Log.Warning("Failed listening on port " + Config.Port + " (TCP), aborting.");
-                throw;
-            }
-        }
-        if (_listeners.Count == 0) throw new InvalidOperationException("Failed listening on port " + Config.Port + " (TCP), aborting.");
-    }
-
-    private Socket Listen(string addr, int port)
-    {
-        IPAddress ip = addr switch
-        {
-            "*" or "0.0.0.0" => IPAddress.Any,
-            "::*" or "::" => IPAddress.IPv6Any,
-            _ => IPAddress.Parse(addr),
-        };
-        var s = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            if (ip.AddressFamily == AddressFamily.InterNetworkV6) s.DualMode = false;
-            s.Bind(new IPEndPoint(ip, port));
-            s.Listen((int)Config.TcpBacklog);
-        }
-        catch
-        {
-            s.Dispose();
-            throw;
-        }
-        return s;
+        if (Config.Port != 0 && !ListenToPort(Config.Port, _listeners))
+            throw new InvalidOperationException($"Failed listening on port {Config.Port} (TCP), aborting.");
+        if (_listeners.Count == 0 && Config.UnixSocket.Length == 0)
+            throw new InvalidOperationException("Configured to not listen anywhere, exiting.");
     }
 
     private async Task AcceptLoopAsync(Socket listener)

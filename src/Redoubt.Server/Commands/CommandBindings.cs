@@ -11,5 +11,7 @@ public static class CommandBindings
         KeyspaceCommands.Bind(t);
         ServerCommands.Bind(t);
         Transactions.Bind(t);
+        ConfigCommands.Bind(t);
+        ConfigCommands.Attach(server);
     }
 }

@@ -299,21 +299,22 @@ public static class ServerMain
     /// </summary>
     private static int Daemonize(string startDirectory, string? stdinText)
     {
+        // The copy gets pipes of its own rather than our stdio: the runtime keeps duplicates of the standard
+        // handles it starts with, which would otherwise hold our caller's terminal or pipe open forever.
         var psi = new ProcessStartInfo(Environment.ProcessPath!)
         {
             UseShellExecute = false,
             WorkingDirectory = startDirectory,
-            RedirectStandardInput = stdinText != null,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
         foreach (var a in Environment.GetCommandLineArgs().Skip(1)) psi.ArgumentList.Add(a);
         psi.Environment[DaemonChildVariable] = "1";
         using var child = Process.Start(psi);
         if (child is null) return 1;
-        if (stdinText != null)
-        {
-            child.StandardInput.Write(stdinText);
-            child.StandardInput.Close();
-        }
+        if (stdinText != null) child.StandardInput.Write(stdinText);
+        child.StandardInput.Close();
         return 0;
     }
 

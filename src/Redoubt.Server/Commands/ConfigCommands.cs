@@ -125,9 +125,10 @@ public static class ConfigCommands
                 invalid = true;
                 continue;
             }
+            // A directive and its alias count as different names here, as in Redis (the last one wins).
             for (int j = 0; j < i; j++)
             {
-                if (entries[j] == entry)
+                if (entries[j] == entry && string.Equals(names[j], registered, StringComparison.OrdinalIgnoreCase))
                 {
                     error = "duplicate parameter";
                     errorName = name;
@@ -158,7 +159,7 @@ public static class ConfigCommands
                 bool changed = (entries[i].Flags & ConfigFlags.Volatile) != 0 || entries[i].Get() != old[i];
                 if (!changed) continue;
                 if (entries[i].Apply is { } apply && !applies.Any(a => a.Apply.Equals(apply))) applies.Add((apply, i));
-                if (entries[i].OnChange is { } onChange) changes.Add(onChange);
+                if (entries[i].OnChange is { } onChange && !changes.Contains(onChange)) changes.Add(onChange);
             }
             if (errorName is null)
             {

@@ -151,8 +151,8 @@ public sealed class ConfigLoader
             if (entry.IsMultiArg && argv.Length == 2 && argv[1].Length > 0)
             {
                 // "--save '900 1 300 10'" arrives as one argument: split it again (but not "" = empty).
-                if (!InlineSplitter.Split(argv[1], out List<string> split)) return "Unbalanced quotes in configuration line";
-                args = split.ToArray();
+                // A value that does not split (unbalanced quotes) gives no arguments at all, as in Redis.
+                args = InlineSplitter.Split(argv[1], out List<string> split) ? split.ToArray() : [];
             }
             return entry.Set(args);
         }

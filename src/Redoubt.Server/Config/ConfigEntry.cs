@@ -201,8 +201,9 @@ public sealed class NumberConfig : ConfigEntry
     {
         long v = _get();
         if (AllowPercent && v < 0) return (-v).ToString(CultureInfo.InvariantCulture) + "%";
-        if (IsMemory || IsUnsigned) return ((ulong)v).ToString(CultureInfo.InvariantCulture);
+        if (IsMemory) return ((ulong)v).ToString(CultureInfo.InvariantCulture);
         if (IsOctal) return Convert.ToString(v, 8);
+        if (IsUnsigned) return ((ulong)v).ToString(CultureInfo.InvariantCulture);
         return v.ToString(CultureInfo.InvariantCulture);
     }
 

@@ -86,7 +86,9 @@ public sealed partial class RedisServer
         try
         {
             if (ip.AddressFamily == AddressFamily.InterNetworkV6) s.DualMode = false;
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR alone: the runtime's ReuseAddress option also sets SO_REUSEPORT, which would let a
+            // second server share (and silently split) a port that is already in use.
+            s.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
             s.Bind(new IPEndPoint(ip, port));
             stage = "listen";
             s.Listen((int)Math.Min(Config.TcpBacklog, int.MaxValue));
@@ -113,7 +115,7 @@ public sealed partial class RedisServer
 
     private void StartAccepting()
     {
-        foreach (var l in _listeners) _ = AcceptLoopAsync(l);
+        foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);
     }
 
     /// <summary>

@@ -99,7 +99,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
 
         Log.Notice("Server initialized");
         BindListeners();
-        foreach (var l in _listeners) _ = AcceptLoopAsync(l);
+        // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
+        foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);
         _cronThread = new Thread(CronLoop) { IsBackground = true, Name = "cron" };
         _cronThread.Start();
         Log.Notice("Ready to accept connections");

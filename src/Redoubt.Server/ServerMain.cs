@@ -106,6 +106,11 @@ public static class ServerMain
             log.Warning("Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting");
             return 1;
         }
+        if (config.TlsInUse && config.TlsReconfigure is null)
+        {
+            log.Warning("Failed to configure TLS. Check logs for more info.");
+            return 1;
+        }
         OomScoreAdjust.Apply(config, log);
 
         string pidFile = config.PidFile;

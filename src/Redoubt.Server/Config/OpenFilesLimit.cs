@@ -29,7 +29,8 @@ public static class OpenFilesLimit
     public static string? Adjust(ServerConfig config, ServerLog? log, bool atStartup)
     {
         long requested = config.MaxClients;
-        ulong maxFiles = (ulong)requested + ReservedFds;
+        // maxclients is a 32-bit unsigned number in Redis and so is this sum: it wraps for the largest values.
+        ulong maxFiles = unchecked((uint)requested + (uint)ReservedFds);
         if (getrlimit(RLIMIT_NOFILE, out var limit) != 0)
         {
             log?.Warning($"Unable to obtain the current NOFILE limit ({Errno.Message(Marshal.GetLastPInvokeError())}), assuming 1024 and setting the max clients configuration accordingly.");

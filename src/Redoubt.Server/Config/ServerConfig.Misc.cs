@@ -48,8 +48,14 @@ public sealed partial class ServerConfig
         TlsClientKeyFilePass = "", TlsDhParamsFile = "", TlsCaCertFile = "", TlsCaCertDir = "",
         TlsProtocols = "", TlsCiphers = "", TlsCiphersuites = "";
 
-    /// <summary>Raised when a TLS directive changes at run time, for the TLS layer to reload its context.</summary>
+    /// <summary>
+    /// Set by the TLS layer: (re)loads certificates and listeners after a TLS directive changes; returns null or
+    /// why it failed. Without a TLS layer, turning TLS on is refused.
+    /// </summary>
     public Func<string?>? TlsReconfigure;
+
+    /// <summary>Whether any TLS listener or link is configured.</summary>
+    public bool TlsInUse => TlsPort != 0 || TlsReplication || TlsCluster;
 
     /// <summary>Bits of shutdown-on-sigint / shutdown-on-sigterm (the SHUTDOWN command's modifiers).</summary>
     public static class ShutdownFlags
@@ -181,7 +187,13 @@ public sealed partial class ServerConfig
     private void DeclareTls()
     {
         // Changing any TLS setting re-reads certificates: one shared step, run once per CONFIG SET.
-        Func<string?> reconfigure = () => TlsReconfigure?.Invoke();
+        Func<string?> reconfigure = () =>
+        {
+            if (TlsReconfigure != null) return TlsReconfigure();
+            if (!TlsInUse) return null;
+            Server?.Log.Warning("Failed to configure TLS: TLS is not supported by this server");
+            return "Unable to update TLS configuration. Check server logs.";
+        };
         Add(new NumberConfig("tls-port", () => TlsPort, v => TlsPort = (int)v, 0, 0, 65535) { Apply = reconfigure });
         Add(new NumberConfig("tls-session-cache-size", () => TlsSessionCacheSize, v => TlsSessionCacheSize = v, 20 * 1024, 0, int.MaxValue) { Apply = reconfigure });
         Add(new NumberConfig("tls-session-cache-timeout", () => TlsSessionCacheTimeout, v => TlsSessionCacheTimeout = v, 300, 0, int.MaxValue) { Apply = reconfigure });

@@ -377,6 +377,40 @@ public sealed class ConfigTests : IDisposable
         Assert.Contains("notify-keyspace-events \"\"\n", text);
     }
 
+    [Fact]
+    public void ForceAllRewriteLoadsBackToTheSameValues()
+    {
+        string path = Path.Combine(_dir, "all.conf");
+        File.WriteAllText(path, "# header\nmaxmemory 1mb\n");
+        var c = Load("maxmemory 1mb\n");
+        c.ConfigFile = path;
+        foreach (var (name, value) in new[]
+        {
+            ("maxmemory-clients", "7%"), ("requirepass", "a \"b\"\\c"), ("shutdown-on-sigterm", "nosave now"),
+            ("notify-keyspace-events", "Kx"), ("oom-score-adj-values", "1 2 3"), ("save", "10 1 20 2"),
+            ("hash-max-listpack-value", "3kb"), ("unixsocketperm", "750"), ("list-max-listpack-size", "-3"),
+        })
+        {
+            var e = c.Find(name)!;
+            Assert.Null(e.Set(e.IsMultiArg ? Commands.ConfigCommands.SplitOnSpaces(value) : [value]));
+        }
+        Assert.Null(c.Rewrite(forceAll: true));
+        string text = File.ReadAllText(path);
+        Assert.StartsWith("# header\nmaxmemory 1mb\n", text);
+        Assert.Contains("hz 10\n", text);
+
+        var reloaded = new ServerConfig();
+        new ConfigLoader(reloaded).LoadFile(path);
+        foreach (var e in c.Entries) Assert.Equal(e.Get(), reloaded.Find(e.Name)!.Get());
+    }
+
+    [Fact]
+    public void RewriteReportsWhyTheFileCannotBeWritten()
+    {
+        var c = new ServerConfig { ConfigFile = Path.Combine(_dir, "no-such-dir", "r.conf") };
+        Assert.Equal("No such file or directory", c.Rewrite());
+    }
+
     // ---- server wiring --------------------------------------------------------
 
     [Fact]

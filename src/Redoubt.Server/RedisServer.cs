@@ -94,7 +94,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
     // ---- lifecycle --------------------------------------------------------
 
     /// <summary>Binds the listeners and starts serving; throws when no address can be bound.</summary>
-    public void Start()
+    /// <param name="listen">False for an embedded server driven in-process (tests, tools): no sockets.</param>
+    public void Start(bool listen = true)
     {
         Log.Level = ServerLog.ParseLevel(Config.LogLevel);
         Log.File = Config.LogFile;
@@ -103,67 +104,21 @@ public sealed partial class RedisServer : IKeyspaceHooks
 
         Log.Notice("Server initialized");
         Acl.LoadAtStartup();
-        if (Config.Port != 0) BindListeners();
-        foreach (var l in _listeners) _ = AcceptLoopAsync(l);
+        if (listen) BindListeners();
+        // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
+        foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);
         _cronThread = new Thread(CronLoop) { IsBackground = true, Name = "cron" };
         _cronThread.Start();
         Log.Notice("Ready to accept connections");
     }
 
+    /// <summary>Opens the TCP listeners for start-up; throws with the message to exit with.</summary>
     private void BindListeners()
     {
-        string[] addrs = Config.Bind.Length == 0 ? ["*"] : Config.Bind;
-        foreach (var raw in addrs)
-        {
-            bool optional = raw.StartsWith('-');
-            string addr = optional ? raw[1..] : raw;
-            try
-            {
-                _listeners.Add(Listen(addr, Config.Port));
-            }
-            catch (SocketException e)
-            {
-                if (optional || e.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable && optional)
-                {
-                    Log.Verbose($"Skipping optional bind address {addr}:{Config.Port}: {e.Message}");
-                    continue;
-                }
-                // An IPv6 wildcard may be unavailable on hosts without IPv6; Redis skips it too.
-                if (e.SocketErrorCode == SocketError.AddressFamilyNotSupported)
-                {
-                    Log.Warning($"Could not create server TCP listening socket {addr}:{Config.Port}: {e.Message}");
-                    continue;
-                }
-                Log.Warning($"Warning: Could not create server TCP listening socket {addr}:{Config.Port}: bind: {e.Message}");
-                Log.Warning("Failed listening on port " + Config.Port + " (TCP), aborting.");
-                throw;
-            }
-        }
-        if (_listeners.Count == 0) throw new InvalidOperationException("Failed listening on port " + Config.Port + " (TCP), aborting.");
-    }
-
-    private Socket Listen(string addr, int port)
-    {
-        IPAddress ip = addr switch
-        {
-            "*" or "0.0.0.0" => IPAddress.Any,
-            "::*" or "::" => IPAddress.IPv6Any,
-            _ => IPAddress.Parse(addr),
-        };
-        var s = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            if (ip.AddressFamily == AddressFamily.InterNetworkV6) s.DualMode = false;
-            s.Bind(new IPEndPoint(ip, port));
-            s.Listen((int)Config.TcpBacklog);
-        }
-        catch
-        {
-            s.Dispose();
-            throw;
-        }
-        return s;
+        if (Config.Port != 0 && !ListenToPort(Config.Port, _listeners))
+            throw new InvalidOperationException($"Failed listening on port {Config.Port} (TCP), aborting.");
+        if (_listeners.Count == 0 && Config.UnixSocket.Length == 0)
+            throw new InvalidOperationException("Configured to not listen anywhere, exiting.");
     }
 
     private async Task AcceptLoopAsync(Socket listener)

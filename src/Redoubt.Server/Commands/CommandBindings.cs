@@ -18,5 +18,7 @@ public static class CommandBindings
         SlowlogCommands.Bind(t);
         LatencyCommands.Bind(t);
         server.AttachClientManagement();
+        ConfigCommands.Bind(t);
+        ConfigCommands.Attach(server);
     }
 }

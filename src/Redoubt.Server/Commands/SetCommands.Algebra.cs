@@ -41,6 +41,8 @@ public static partial class SetCommands
         var dstKey = c.Arg(dstIdx);
         if (result.Count > 0)
         {
+            // Redis's setKey looks the destination up for writing first, which expires it if due.
+            StringCommands.FindForWrite(c, dstKey);
             db.Set(result);
             c.Server.SignalModifiedKey(db, dstKey);
             c.Reply.Integer(result.Count);
@@ -95,6 +97,14 @@ public static partial class SetCommands
 
         Array.Sort(sets, (a, b) => a!.Count.CompareTo(b!.Count));
         var smallest = sets[0]!;
+        bool single = true;
+        for (int j = 1; j < n; j++) single &= ReferenceEquals(sets[j], smallest);
+        if (dstIdx == 0 && !cardinalityOnly && single)
+        {
+            // SMEMBERS (or SINTER of one set): the size is known, so the reply streams without a deferred header.
+            ReplyMembers(c, smallest);
+            return;
+        }
         SetObject? result = dstIdx != 0 ? new SetObject(c.ArgBytes(dstIdx)) : null;
         long max = MaxIntset(c);
         int mark = result is null && !cardinalityOnly ? c.Reply.BeginDeferred() : 0;

@@ -374,6 +374,22 @@ public sealed class HashStorageTests
     }
 
     [Fact]
+    public void ByteArrayComparerFindsBySpan()
+    {
+        var set = new HashSet<byte[]>(ByteArrayComparer.Instance) { B("alpha"), B("beta") };
+        Assert.Contains(B("alpha"), set);
+        Assert.False(set.Add(B("beta")));
+        var lookup = set.GetAlternateLookup<ReadOnlySpan<byte>>();
+        Assert.True(lookup.Contains("alpha"u8));
+        Assert.False(lookup.Contains("gamma"u8));
+        Assert.True(lookup.Add("gamma"u8));
+        Assert.Equal(3, set.Count);
+        Assert.Equal(ByteArrayComparer.Instance.GetHashCode(B("gamma")), ByteArrayComparer.Instance.GetHashCode("gamma"u8));
+        Assert.True(ByteArrayComparer.Instance.Equals(B(""), Array.Empty<byte>()));
+        Assert.False(ByteArrayComparer.Instance.Equals(B("a"), null));
+    }
+
+    [Fact]
     public void TableRandomSlotsAreUniform()
     {
         var table = new FieldTable(withValues: true);

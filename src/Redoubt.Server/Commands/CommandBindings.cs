@@ -9,6 +9,8 @@ public static class CommandBindings
         ConnectionCommands.Bind(t);
         StringCommands.Bind(t);
         BitmapCommands.Bind(t);
+        HashCommands.Bind(t);
+        SetCommands.Bind(t);
         KeyspaceCommands.Bind(t);
         ServerCommands.Bind(t);
         Transactions.Bind(t);

@@ -265,8 +265,8 @@ public sealed class HashSideEffectTests : IDisposable
     [Fact]
     public void LimitsAreReadOnEveryWrite()
     {
-        _h.Server.HashMaxListpackEntries = 2;
-        _h.Server.HashMaxListpackValue = 4;
+        _h.Server.Config.HashMaxListpackEntries = 2;
+        _h.Server.Config.HashMaxListpackValue = 4;
         _h.Call("HSET", "a", "1", "1", "2", "2");
         Assert.Equal("listpack", EncodingOf("a"));
         _h.Call("HSET", "a", "3", "3");
@@ -275,7 +275,7 @@ public sealed class HashSideEffectTests : IDisposable
         _h.Call("HINCRBYFLOAT", "b", "f", "0.5");
         Assert.Equal("hashtable", EncodingOf("b"));
         Assert.Equal("1234.5", _h.Call("HGET", "b", "f"));
-        _h.Server.HashMaxListpackEntries = 0;
+        _h.Server.Config.HashMaxListpackEntries = 0;
         _h.Call("HSET", "c", "f", "v");
         Assert.Equal("hashtable", EncodingOf("c"));
     }

@@ -273,7 +273,7 @@ public sealed class SetSideEffectTests : IDisposable
         Assert.Equal("intset", EncodingOf("wide"));
         Assert.Equal(new object?[] { "-5000000000", "1", "70000", "5000000000" }, _h.Call("SMEMBERS", "wide"));
 
-        _h.Server.SetMaxIntsetEntries = 0;
+        _h.Server.Config.SetMaxIntsetEntries = 0;
         _h.Call("SADD", "zero", "1");
         Assert.Equal("hashtable", EncodingOf("zero"));
     }

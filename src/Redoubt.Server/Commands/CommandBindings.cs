@@ -13,5 +13,7 @@ public static class CommandBindings
         ServerCommands.Bind(t);
         Transactions.Bind(t);
         AclCommands.Bind(t);
+        PubSubCommands.Bind(t);
+        server.AttachPubSub();
     }
 }

@@ -71,6 +71,9 @@ public static class Transactions
         c.Server.Watches.UnwatchAll(c);
         c.Reply.ArrayHeader(queue.Count);
         int savedArgc = c.Argc;
+        // Queued commands must each give one reply now: nothing may block.
+        bool denied = (c.Flags & ClientFlags.DenyBlocking) != 0;
+        c.Flags |= ClientFlags.DenyBlocking;
         foreach (var (cmd, argv) in queue)
         {
             c.SetArgs(argv);
@@ -83,6 +86,7 @@ public static class Transactions
             }
             ExecutionGate.Call(c, cmd);
         }
+        if (!denied) c.Flags &= ~ClientFlags.DenyBlocking;
         c.Argc = savedArgc;
     }
 }

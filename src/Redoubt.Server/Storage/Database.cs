@@ -11,6 +11,8 @@ public interface IKeyspaceHooks
     void OnKeyMissOrHit(bool hit);
     /// <summary>A read lookup found nothing (the "keymiss" keyspace event).</summary>
     void OnKeyMiss(Database db, ReadOnlySpan<byte> key) { }
+    /// <summary>A key was created, including by RENAME, MOVE and COPY (the "new" keyspace event).</summary>
+    void OnKeyAdded(Database db, ReadOnlySpan<byte> key) { }
 }
 
 /// <summary>
@@ -113,6 +115,7 @@ public sealed partial class Database
         else
         {
             _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+            _hooks.OnKeyAdded(this, key);
         }
         Version++;
     }
@@ -121,7 +124,9 @@ public sealed partial class Database
     public int Add(object obj)
     {
         Version++;
-        return _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+        int slot = _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+        _hooks.OnKeyAdded(this, KeyTable.KeyOf(obj));
+        return slot;
     }
 
     /// <summary>Replaces the object at a slot with one carrying the same key, keeping TTL and access data.</summary>

@@ -407,6 +407,33 @@ public sealed class PubSubTests : IClassFixture<SharedServer>
     }
 
     [Fact]
+    public void AclChangesKillOnlySubscribersTheyNoLongerAllow()
+    {
+        using var server = new ServerProcess();
+        using var admin = server.Connect();
+        admin.Call("ACL", "SETUSER", "psu", "on", ">pw", "+@all", "resetchannels", "&foo:1", "&bar:*", "&orders");
+        using var kept = server.Connect();
+        Assert.Equal("OK", kept.Call("AUTH", "psu", "pw"));
+        kept.Call("SUBSCRIBE", "foo:1");
+        kept.Call("SSUBSCRIBE", "orders");
+        kept.Call("PSUBSCRIBE", "bar:*");
+        // More patterns, then every channel: nothing held is revoked.
+        Assert.Equal("OK", admin.Call("ACL", "SETUSER", "psu", "resetchannels", "&foo:1", "&bar:*", "&orders", "&baz:qaz"));
+        Assert.Equal("OK", admin.Call("ACL", "SETUSER", "psu", "allchannels"));
+        Assert.Equal(new object?[] { "pong", "" }, Arr(kept.Call("PING")));
+
+        // Taking "every channel" away again kills a subscriber of a shard channel too.
+        using var shard = server.Connect();
+        Assert.Equal("OK", shard.Call("AUTH", "psu", "pw"));
+        shard.Call("SSUBSCRIBE", "anything");
+        Assert.Equal("OK", admin.Call("ACL", "SETUSER", "psu", "resetchannels", "&foo:1", "&bar:*", "&orders"));
+        Assert.True(shard.IsClosedByServer());
+        Assert.Equal(new object?[] { "pong", "" }, Arr(kept.Call("PING")));
+        Assert.Equal("OK", admin.Call("ACL", "SETUSER", "psu", "resetchannels"));
+        Assert.True(kept.IsClosedByServer());
+    }
+
+    [Fact]
     public void PythonRedisClientPubSub()
     {
         string? python = FindPythonWithRedis();

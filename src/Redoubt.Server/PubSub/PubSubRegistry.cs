@@ -127,12 +127,12 @@ public sealed class PubSubRegistry
         if (subs != null && (shard ? subs.ShardChannels : subs.Channels).GetAlternateLookup<ReadOnlySpan<byte>>().Remove(channel))
         {
             removed = true;
-            var server = shard ? _shardChannels : _channels;
+            var table = shard ? _shardChannels : _channels;
             if ((shard ? _shardLookup : _channelLookup).TryGetValue(channel, out var list))
             {
                 list.Remove(c);
                 // An empty channel is forgotten, so that churning through names costs no memory.
-                if (list.Count == 0) server.Remove(list.Name);
+                if (list.Count == 0) table.Remove(list.Name);
             }
             UpdateCounters(c);
         }

@@ -19,7 +19,6 @@ public sealed class ServerStats
     public long LatestForkUsec, TotalForks, DumpPayloadSanitizations;
     public long ReplyBufferShrinks, ReplyBufferExpands;
     // Gauges that the subsystems owning them keep current (pub/sub, client tracking).
-    public long PubSubChannels, PubSubPatterns, PubSubShardChannels;
     public long TrackingTotalKeys, TrackingTotalItems, TrackingTotalPrefixes;
 
     /// <summary>Raised by <see cref="Reset"/> (CONFIG RESETSTAT) so command and latency statistics are cleared with it.</summary>

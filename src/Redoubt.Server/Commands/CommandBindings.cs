@@ -22,5 +22,7 @@ public static class CommandBindings
         server.AttachClientManagement();
         ConfigCommands.Bind(t);
         ConfigCommands.Attach(server);
+        PubSubCommands.Bind(t);
+        server.AttachPubSub();
     }
 }

@@ -72,6 +72,9 @@ public static class Transactions
         c.Reply.ArrayHeader(queue.Count);
         // EXEC's own arguments are needed again afterwards (MONITOR shows "exec", SLOWLOG, replication).
         var execArgs = c.CopyArgs();
+        // Queued commands must each give one reply now: nothing may block.
+        bool denied = (c.Flags & ClientFlags.DenyBlocking) != 0;
+        c.Flags |= ClientFlags.DenyBlocking;
         foreach (var (cmd, argv) in queue)
         {
             c.SetArgs(argv);
@@ -84,6 +87,7 @@ public static class Transactions
             }
             ExecutionGate.Call(c, cmd);
         }
+        if (!denied) c.Flags &= ~ClientFlags.DenyBlocking;
         c.SetArgs(execArgs);
     }
 }

@@ -94,6 +94,7 @@ public sealed partial class Database
         int slot = _keys.Add(obj, meta);
         if (expire >= 0) SetExpire(slot, expire);
         Version++;
+        _hooks.OnKeyAdded(this, KeyTable.KeyOf(obj));
     }
 
     /// <summary>Appends the objects of one bucket to <paramref name="found"/>; returns the next SCAN cursor.</summary>

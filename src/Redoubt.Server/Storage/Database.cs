@@ -13,6 +13,8 @@ public interface IKeyspaceHooks
     void OnKeyMiss(Database db, ReadOnlySpan<byte> key) { }
     /// <summary>True while clients are paused (CLIENT PAUSE): expired keys look absent but are not deleted.</summary>
     bool ExpiryPaused => false;
+    /// <summary>A key was created, including by RENAME, MOVE and COPY (the "new" keyspace event).</summary>
+    void OnKeyAdded(Database db, ReadOnlySpan<byte> key) { }
 }
 
 /// <summary>
@@ -116,6 +118,7 @@ public sealed partial class Database
         else
         {
             _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+            _hooks.OnKeyAdded(this, key);
         }
         Version++;
     }
@@ -124,7 +127,9 @@ public sealed partial class Database
     public int Add(object obj)
     {
         Version++;
-        return _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+        int slot = _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+        _hooks.OnKeyAdded(this, KeyTable.KeyOf(obj));
+        return slot;
     }
 
     /// <summary>Replaces the object at a slot with one carrying the same key, keeping TTL and access data.</summary>

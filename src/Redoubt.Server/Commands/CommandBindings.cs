@@ -13,5 +13,6 @@ public static class CommandBindings
         ServerCommands.Bind(t);
         Transactions.Bind(t);
         AclCommands.Bind(t);
+        HyperLogLogCommands.Bind(t);
     }
 }

@@ -26,12 +26,13 @@ public static partial class HyperLogLogCommands
     /// </summary>
     private static bool CheckHll(Client c, object obj, out byte[] rec)
     {
-        rec = (obj as byte[])!;
-        if (rec is null)
+        if (obj is not byte[] r)
         {
+            rec = [];
             c.WrongType();
             return false;
         }
+        rec = r;
         if (!HyperLogLog.IsHll(StringRecord.Value(rec)))
         {
             c.Reply.Error(HyperLogLog.NotHllError);

@@ -14,6 +14,10 @@ namespace Redoubt.Server.Storage;
 /// A payload is valid when its opcodes cover exactly <see cref="Registers"/> registers: a walk that
 /// would pass that count rejects the value whatever follows, as Redis 7.0 releases carrying the fix for
 /// CVE-2025-32023 do (earlier ones accepted trailing bytes after a VAL that overflowed).
+/// One corner is not reproduced: when an edit splits an XZERO cut short at the very end of a corrupt
+/// payload, Redis writes one byte past the new end of its string and later reads of that same cut
+/// opcode see it; here the byte past the end always reads as zero. Only values that were already
+/// corrupt are concerned, and the stored bytes (what GET returns) are the same.
 /// </summary>
 public static partial class HyperLogLog
 {

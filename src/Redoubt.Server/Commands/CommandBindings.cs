@@ -24,5 +24,6 @@ public static class CommandBindings
         ConfigCommands.Attach(server);
         PubSubCommands.Bind(t);
         server.AttachPubSub();
+        HyperLogLogCommands.Bind(t);
     }
 }

@@ -9,6 +9,7 @@ public static class CommandBindings
         ConnectionCommands.Bind(t);
         StringCommands.Bind(t);
         BitmapCommands.Bind(t);
+        SortedSetCommands.Bind(t);
         KeyspaceCommands.Bind(t);
         ServerCommands.Bind(t);
         Transactions.Bind(t);

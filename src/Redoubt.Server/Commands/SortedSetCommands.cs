@@ -196,7 +196,8 @@ public static partial class SortedSetCommands
         }
         if (z != null)
         {
-            var limits = c.Server.ZSetLimits;
+            // Only a listpack consults the limits; a skiplist never converts back.
+            var limits = z.IsListpack ? c.Server.ZSetLimits : ZSetLimits.Default;
             for (int j = 0; j < elements; j++)
             {
                 CStrtod.TryParseWhole(c.Arg(scoreIdx + j * 2), out double s);

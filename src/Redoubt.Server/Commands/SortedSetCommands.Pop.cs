@@ -70,8 +70,10 @@ public static partial class SortedSetCommands
     /// <summary>
     /// Redis's genericZpopCommand over the keys at arguments [<paramref name="firstKey"/>, +<paramref name="keyCount"/>):
     /// pops from the first non-empty one. <paramref name="count"/> is -1 for a plain single pop.
+    /// <paramref name="emitKey"/> with flat pairs is the BZPOPMIN/BZPOPMAX reply shape, with nested
+    /// pairs the ZMPOP/BZMPOP one, so the blocking commands can serve a ready key through here.
     /// </summary>
-    private static void PopGeneric(Client c, int firstKey, int keyCount, bool max, bool emitKey, long count, bool nested, bool nullWhenEmpty)
+    internal static void PopGeneric(Client c, int firstKey, int keyCount, bool max, bool emitKey, long count, bool nested, bool nullWhenEmpty)
     {
         SortedSetObject? z = null;
         int keyIdx = -1;

@@ -355,9 +355,6 @@ public static partial class SortedSetCommands
     /// <summary>1-based rank of the skiplist element at <paramref name="pos"/>.</summary>
     private static long RankAt(SortedSetObject z, int pos) => z.SkipList!.GetRank(z.ScoreAt(pos), z.MemberAt(pos));
 
-    /// <summary>Redis's getLongFromObjectOrReply with its default message.</summary>
-    internal static bool TryGetLong(Client c, int i, out long value) => c.TryGetLong(i, out value);
-
     /// <summary>Redis's getRangeLongFromObjectOrReply: <paramref name="message"/> (when given) replaces both errors.</summary>
     internal static bool TryGetRangeLong(Client c, int i, long min, long max, string? message, out long value)
     {

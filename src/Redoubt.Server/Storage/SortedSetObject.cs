@@ -121,21 +121,6 @@ public sealed class SortedSetObject : RedisObject
         return reverse ? n - 1 - rank : rank;
     }
 
-    /// <summary>Number of elements from position <paramref name="first"/> to <paramref name="last"/> inclusive (ZCOUNT, ZLEXCOUNT).</summary>
-    public long CountBetween(int first, int last)
-    {
-        if (first < 0 || last < 0) return 0;
-        if (_lp != null)
-        {
-            long n = 1;
-            for (int p = first; p != last && p >= 0; p = _lp.Next(p)) n++;
-            return n;
-        }
-        long a = _sl!.GetRank(_sl.ScoreAt(first), _sl.MemberAt(first));
-        long b = _sl.GetRank(_sl.ScoreAt(last), _sl.MemberAt(last));
-        return b - a + 1;
-    }
-
     // ---- modification --------------------------------------------------------------
 
     /// <summary>

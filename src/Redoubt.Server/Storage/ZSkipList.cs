@@ -131,7 +131,6 @@ public sealed class ZSkipList
     // ---- element access --------------------------------------------------------------
 
     public ReadOnlySpan<byte> MemberAt(int node) => _nodes[node].Member;
-    public byte[] MemberArrayAt(int node) => _nodes[node].Member!;
     public double ScoreAt(int node) => _nodes[node].Score;
     public int First() => Forward(Header, 0);
     public int Last() => _tail;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Redoubt.Server.Storage;
 
 namespace Redoubt.Server;
@@ -18,16 +17,6 @@ public sealed partial class RedisServer
     /// <summary>One byte per register, for the unions PFCOUNT and PFMERGE compute (cleared by the caller).</summary>
     internal byte[] HllRegisters => _hllRegisters ??= new byte[HyperLogLog.Registers];
 
-    /// <summary>
-    /// hll-sparse-max-bytes: the size past which a sparse HLL is promoted to dense. The directive is
-    /// declared with the other data-type settings in the config registry; it is read by name so this
-    /// area does not depend on how that declaration stores it, and Redis's default applies while no
-    /// such directive exists (or its value is unreadable). Read once per command that needs it.
-    /// </summary>
-    public long HllSparseMaxBytes()
-    {
-        var entry = Config.Find("hll-sparse-max-bytes");
-        if (entry != null && long.TryParse(entry.Get(), NumberStyles.None, CultureInfo.InvariantCulture, out long v)) return v;
-        return HyperLogLog.DefaultSparseMaxBytes;
-    }
+    /// <summary>hll-sparse-max-bytes: the size past which a sparse HLL is promoted to dense.</summary>
+    public long HllSparseMaxBytes() => Config.HllSparseMaxBytes;
 }

@@ -11,6 +11,7 @@ public static class CommandBindings
         BitmapCommands.Bind(t);
         HashCommands.Bind(t);
         SetCommands.Bind(t);
+        SortedSetCommands.Bind(t);
         KeyspaceCommands.Bind(t);
         ServerCommands.Bind(t);
         Transactions.Bind(t);

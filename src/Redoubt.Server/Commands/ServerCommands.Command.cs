@@ -347,7 +347,7 @@ public static partial class ServerCommands
         if (spec.Summary.Length > 0) { r.Bulk("summary"u8); r.Bulk(spec.Summary); }
         if (spec.Since.Length > 0) { r.Bulk("since"u8); r.Bulk(spec.Since); }
         r.Bulk("group"u8);
-        r.Bulk(spec.Group);
+        r.Bulk(spec.Group.Replace('_', '-')); // "sorted_set" is "sorted-set" in COMMAND DOCS
         if (spec.Complexity.Length > 0) { r.Bulk("complexity"u8); r.Bulk(spec.Complexity); }
         if (extra.DocFlags.Length > 0)
         {

@@ -9,10 +9,10 @@ namespace Redoubt.Server;
 public sealed partial class RedisServer
 {
     /// <summary>A list value's elements from head to tail (SORT over a list).</summary>
-    public static Func<RedisObject, List<byte[]>>? ListItems;
+    public Func<RedisObject, List<byte[]>>? ListItems;
 
     /// <summary>A new list value under <c>key</c> holding <c>items</c> from head to tail (SORT ... STORE).</summary>
-    public static Func<byte[], List<byte[]>, RedisObject>? CreateListFromItems;
+    public Func<byte[], List<byte[]>, RedisObject>? CreateListFromItems;
 
     /// <summary>
     /// True while a script runs the command (Redis's CLIENT_SCRIPT): SORT of a set with a constant BY

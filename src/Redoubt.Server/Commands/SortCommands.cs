@@ -1,3 +1,4 @@
+using System.Numerics;
 using Redoubt.Server.Storage;
 
 namespace Redoubt.Server.Commands;
@@ -170,12 +171,12 @@ public static class SortCommands
         List<byte[]>? listItems = null;
         if (type == RedisType.List && sortVal != null)
         {
-            if (RedisServer.ListItems is null)
+            if (server.ListItems is null)
             {
                 c.Reply.Error("SORT cannot read a list: the list type is not linked into this server");
                 return;
             }
-            listItems = RedisServer.ListItems((RedisObject)sortVal);
+            listItems = server.ListItems((RedisObject)sortVal);
         }
         var zset = sortVal as SortedSetObject;
         // Sorting a sorted set reads it through its skiplist form, which it keeps afterwards.
@@ -315,12 +316,12 @@ public static class SortCommands
         }
         if (outputLen > 0)
         {
-            if (RedisServer.CreateListFromItems is null)
+            if (server.CreateListFromItems is null)
             {
                 c.Reply.Error("SORT STORE cannot create a list: the list type is not linked into this server");
                 return;
             }
-            StoreValue(c, storeKey, RedisServer.CreateListFromItems(storeKey, result));
+            StoreValue(c, storeKey, server.CreateListFromItems(storeKey, result));
             server.Notify(KeyspaceEventClass.List, "sortstore", storeKey, db.Id);
             server.Dirty(outputLen);
         }
@@ -352,7 +353,53 @@ public static class SortCommands
     {
         int used = CStrtod.Parse(s, out value, out bool rangeError);
         if (used < s.Length && s[used] != 0) return false;
-        return !rangeError && !double.IsNaN(value);
+        if (rangeError || double.IsNaN(value)) return false;
+        // glibc also reports ERANGE for a subnormal result that had to be rounded.
+        return !(value != 0 && Math.Abs(value) < MinNormal && !IsExact(s[..used], value));
+    }
+
+    private const double MinNormal = 2.2250738585072014E-308;
+
+    /// <summary>Whether the number text <paramref name="token"/> (as strtod consumed it) equals the subnormal <paramref name="v"/> exactly.</summary>
+    private static bool IsExact(ReadOnlySpan<byte> token, double v)
+    {
+        int p = 0;
+        while (p < token.Length && (token[p] == ' ' || (token[p] >= '\t' && token[p] <= '\r'))) p++;
+        if (p < token.Length && (token[p] == '+' || token[p] == '-')) p++;
+        bool hex = p + 1 < token.Length && token[p] == '0' && (token[p + 1] | 0x20) == 'x';
+        if (hex) p += 2;
+        var digits = BigInteger.Zero;
+        int fractionDigits = 0;
+        bool seenPoint = false;
+        int radix = hex ? 16 : 10;
+        for (; p < token.Length; p++)
+        {
+            byte b = token[p];
+            if (b == '.') { seenPoint = true; continue; }
+            int d = b >= '0' && b <= '9' ? b - '0' : hex && (b | 0x20) >= 'a' && (b | 0x20) <= 'f' ? (b | 0x20) - 'a' + 10 : -1;
+            if (d < 0) break;
+            digits = digits * radix + d;
+            if (seenPoint) fractionDigits++;
+        }
+        long exponent = 0;
+        if (p < token.Length)
+        {
+            p++; // 'e' or 'p'
+            bool negative = p < token.Length && token[p] == '-';
+            if (p < token.Length && (token[p] == '+' || token[p] == '-')) p++;
+            for (; p < token.Length && exponent < 100000; p++) exponent = exponent * 10 + (token[p] - '0');
+            if (negative) exponent = -exponent;
+        }
+        // v = m * 2^-1074 for a subnormal.
+        var m = new BigInteger(BitConverter.DoubleToInt64Bits(Math.Abs(v)));
+        if (hex)
+        {
+            long shift = exponent - 4L * fractionDigits + 1074;
+            return shift >= 0 ? digits << (int)shift == m : digits == m << (int)-shift;
+        }
+        long t = exponent - fractionDigits;
+        if (t >= 0) return (digits * BigInteger.Pow(10, (int)t)) << 1074 == m;
+        return digits << 1074 == m * BigInteger.Pow(10, (int)-t);
     }
 
     /// <summary>

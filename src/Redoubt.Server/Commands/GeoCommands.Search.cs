@@ -224,6 +224,8 @@ public static partial class GeoCommands
         finally
         {
             found.Clear();
+            // Keep the scratch list small after a search that matched a huge area.
+            if (found.Capacity > 1 << 16) found.Capacity = 1024;
         }
     }
 

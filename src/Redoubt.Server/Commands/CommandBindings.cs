@@ -26,5 +26,7 @@ public static class CommandBindings
         PubSubCommands.Bind(t);
         server.AttachPubSub();
         HyperLogLogCommands.Bind(t);
+        GeoCommands.Bind(t);
+        SortCommands.Bind(t);
     }
 }

@@ -100,6 +100,31 @@ public sealed class LatencyTests : IClassFixture<LatencyServer>
     }
 }
 
+public sealed class ExpireCycleLatencyTests
+{
+    [Fact]
+    public void ALongActiveExpireCycleIsAnExpireCycleEvent()
+    {
+        using var server = new ServerProcess(null, "--latency-monitor-threshold", "1");
+        using var c = server.Connect();
+        // Enough keys expiring together that the cycle runs up to its time limit (25 ms at hz 10).
+        const int keys = 50_000;
+        var batch = new MemoryStream();
+        for (int i = 0; i < keys; i++) batch.Write(RespClient.Encode("SET", "exp:" + i, "v", "PX", "100"));
+        c.SendRaw(batch.ToArray());
+        for (int i = 0; i < keys; i++) Assert.Equal("OK", c.Read());
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while ((long)c.Call("DBSIZE")! > 0)
+        {
+            Assert.True(sw.ElapsedMilliseconds < 20000, "keys were not expired");
+            Thread.Sleep(50);
+        }
+        var latest = ((object?[])c.Call("LATENCY", "LATEST")!).Cast<object?[]>();
+        var e = latest.Single(x => (string)x[0]! == "expire-cycle");
+        Assert.True((long)e[2]! >= 1);
+    }
+}
+
 public sealed class LatencyDisabledTests
 {
     [Fact]

@@ -52,6 +52,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Acl.Attach(this);
         CommandBindings.BindAll(this);
         InitIntrospection();
+        CronHooks.Add(ShutdownCron);
     }
 
     public long NowMs => Database.NowMs();

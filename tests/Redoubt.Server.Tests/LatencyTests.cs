@@ -35,16 +35,19 @@ public sealed class LatencyTests : IClassFixture<LatencyServer>
 
         var history = (object?[])c.Call("LATENCY", "HISTORY", "command")!;
         Assert.NotEmpty(history);
-        var sample = (object?[])history[^1]!;
-        Assert.Equal(cmdEvent[1], sample[0]);
+        Assert.Contains(history.Cast<object?[]>(), sample => Equals(sample[0], cmdEvent[1]));
 
         string graph = (string)c.Call("LATENCY", "GRAPH", "command")!;
         var lines = graph.Split('\n');
         Assert.Matches(@"^command - high \d+ ms, low \d+ ms \(all time high \d+ ms\)$", lines[0]);
         Assert.Equal(new string('-', 80), lines[1]);
-        // One sample: a flat line at the bottom row, labelled with its age.
-        Assert.Equal("_", lines[5].Trim());
-        Assert.Matches(@"^\d", lines[7]);
+        // One sample: a flat line at the bottom row, labelled with its age. (On a loaded machine another
+        // command may take a millisecond too and add a sample: the shape is then not this one.)
+        if (((object?[])c.Call("LATENCY", "HISTORY", "command")!).Length == 1)
+        {
+            Assert.Equal("_", lines[5].Trim());
+            Assert.Matches(@"^\d", lines[7]);
+        }
 
         string doctor = (string)c.Call("LATENCY", "DOCTOR")!;
         Assert.StartsWith("Dave, I have observed latency spikes in this Redis instance.", doctor);

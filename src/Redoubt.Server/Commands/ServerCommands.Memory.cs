@@ -11,7 +11,7 @@ public static partial class ServerCommands
         t.Bind("memory|usage", MemoryUsage);
         t.Bind("memory|stats", MemoryStats);
         t.Bind("memory|doctor", c => c.Reply.Verbatim(MemoryDoctorReport(c.Server)));
-        t.Bind("memory|malloc-stats", MallocStats);
+        t.Bind("memory|malloc-stats", c => c.Reply.Bulk("Stats not supported for the current allocator"u8));
         t.Bind("memory|purge", MemoryPurge);
         t.Bind("memory|help", c => ReplyHelp(c, MemoryHelpLines));
         t.Bind("role", Role);
@@ -189,27 +189,5 @@ public static partial class ServerCommands
         c.Reply.Bulk("master"u8);
         c.Reply.Integer(c.Server.ReplicationStatus.MasterReplOffset);
         c.Reply.EmptyArray();
-    }
-
-    /// <summary>
-    /// The managed allocator's own figures (Redis prints jemalloc's here): collections per generation,
-    /// bytes allocated since start, heap and fragmentation, pause time. Used to see allocation on hot paths.
-    /// </summary>
-    private static void MallocStats(Client c)
-    {
-        var info = GC.GetGCMemoryInfo();
-        var sb = new System.Text.StringBuilder();
-        sb.Append("___ Begin managed heap statistics ___\n");
-        sb.Append("collections.gen0: ").Append(GC.CollectionCount(0)).Append('\n');
-        sb.Append("collections.gen1: ").Append(GC.CollectionCount(1)).Append('\n');
-        sb.Append("collections.gen2: ").Append(GC.CollectionCount(2)).Append('\n');
-        sb.Append("allocated.total: ").Append(GC.GetTotalAllocatedBytes()).Append('\n');
-        sb.Append("heap.size: ").Append(info.HeapSizeBytes).Append('\n');
-        sb.Append("heap.fragmented: ").Append(info.FragmentedBytes).Append('\n');
-        sb.Append("heap.committed: ").Append(info.TotalCommittedBytes).Append('\n');
-        sb.Append("pause.total_ms: ").Append((long)GC.GetTotalPauseDuration().TotalMilliseconds).Append('\n');
-        sb.Append("pause.time_percentage: ").Append(info.PauseTimePercentage.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
-        sb.Append("___ End managed heap statistics ___\n");
-        c.Reply.Bulk(sb.ToString());
     }
 }

@@ -26,5 +26,6 @@ public static class CommandBindings
         PubSubCommands.Bind(t);
         server.AttachPubSub();
         HyperLogLogCommands.Bind(t);
+        server.AttachMemory();
     }
 }

@@ -43,6 +43,9 @@ public sealed class Connection
     /// <summary>Output handed to a send and not yet taken by the socket.</summary>
     public long InFlightBytes => Volatile.Read(ref _inFlight);
 
+    /// <summary>The send buffer kept for reuse between sends (memory accounting).</summary>
+    public long SpareBufferBytes => _spare?.Length ?? 0;
+
     /// <summary>All output not yet taken by the socket: the reply buffer plus what is in flight. Output buffer limits apply to this.</summary>
     public long PendingOutputBytes => Client.Reply.Length + Volatile.Read(ref _inFlight);
 
@@ -86,6 +89,9 @@ public sealed class Connection
                     else if (closeAfterReply && !closeAsap && _sending) handedOff = true;
                     // Buffer offsets move only here, between receives: no receive is pending into it now.
                     EnsureReceiveSpace();
+                    // Count the buffers as they now are; maxmemory-clients may evict this client or others.
+                    _server.AfterClientIo(c);
+                    closeAsap |= (c.Flags & ClientFlags.CloseAsap) != 0;
                 }
                 if (handedOff) return;
                 // Closed ASAP (output or query buffer limit, SHUTDOWN): what is pending is dropped.
@@ -210,6 +216,7 @@ public sealed class Connection
     {
         if (IsClosed || (Client.Flags & ClientFlags.CloseAsap) != 0) return;
         if (_server.CloseClientOnOutputBufferLimit(Client)) return;
+        _server.UpdateClientMemory(Client);
         if (_sending || Client.Reply.Length == 0) return;
         _sending = true;
         var buffer = TakeReplies(out int length);

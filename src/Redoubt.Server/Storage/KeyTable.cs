@@ -46,6 +46,57 @@ public sealed class KeyTable
     public int Count => _used - _freeCount;
     public int BucketCount => _buckets.Length;
 
+    /// <summary>
+    /// Bytes of the stored objects (string records; keys and values of other types), as counted when
+    /// they were stored or last measured. Kept by <see cref="Database"/>; it lives here so that it
+    /// travels with the contents (SWAPDB) and goes with them (FLUSHDB).
+    /// </summary>
+    public long ValueBytes;
+
+    /// <summary>Memory a stored object takes: the record for a string, the key array plus the value's estimate otherwise.</summary>
+    public static long SizeOf(object obj)
+    {
+        if (obj is byte[] rec) return ArrayBytes(rec.Length);
+        var ro = (RedisObject)obj;
+        return ArrayBytes(ro.Key.Length) + ro.MemoryUsage;
+    }
+
+    /// <summary>Counts an object that was just stored.</summary>
+    private void CountIn(object obj)
+    {
+        long size = SizeOf(obj);
+        if (obj is RedisObject ro) ro.AccountedBytes = size;
+        ValueBytes += size;
+    }
+
+    /// <summary>Stops counting an object that was just removed.</summary>
+    private void CountOut(object obj)
+    {
+        if (obj is RedisObject ro)
+        {
+            if (ro.AccountedBytes > 0) ValueBytes -= ro.AccountedBytes;
+            ro.AccountedBytes = -1;
+        }
+        else ValueBytes -= SizeOf(obj);
+    }
+
+    /// <summary>Moves the figure by how much a stored object grew or shrank since it was last counted.</summary>
+    public void Remeasure(RedisObject ro)
+    {
+        long before = ro.AccountedBytes;
+        // Removed since it was noted: nothing of it is counted any more.
+        if (before < 0) return;
+        long now = SizeOf(ro);
+        ValueBytes += now - before;
+        ro.AccountedBytes = now;
+    }
+
+    /// <summary>Bytes of the table's own arrays (entries and buckets, with their spare capacity).</summary>
+    public long StructureBytes => ArrayBytes(_entries.Length * 16L) + ArrayBytes(_buckets.Length * 4L);
+
+    /// <summary>A managed array's size: 24 bytes of header and length, the data rounded up to 8.</summary>
+    internal static long ArrayBytes(long dataBytes) => 24 + ((dataBytes + 7) & ~7L);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ReadOnlySpan<byte> KeyOf(object obj)
         => obj is byte[] rec ? StringRecord.Key(rec) : ((RedisObject)obj).Key;
@@ -97,11 +148,27 @@ public sealed class KeyTable
         e.Meta = meta;
         e.Next = bucket - 1;
         bucket = slot + 1;
+        CountIn(obj);
         return slot;
     }
 
-    /// <summary>Replaces the object stored in <paramref name="slot"/>; the new object must carry the same key.</summary>
-    public void Replace(int slot, object obj) => _entries[slot].Obj = obj;
+    /// <summary>
+    /// Replaces the object stored in <paramref name="slot"/>; the new object must carry the same key.
+    /// Storing the same object again means it was edited in place: its size is measured again.
+    /// </summary>
+    public void Replace(int slot, object obj)
+    {
+        ref var e = ref _entries[slot];
+        var old = e.Obj!;
+        if (ReferenceEquals(old, obj))
+        {
+            if (obj is RedisObject ro) Remeasure(ro);
+            return;
+        }
+        CountOut(old);
+        e.Obj = obj;
+        CountIn(obj);
+    }
 
     /// <summary>Removes the key at <paramref name="slot"/>; returns the object that was there.</summary>
     public object Remove(int slot)
@@ -122,6 +189,7 @@ public sealed class KeyTable
         e.Next = StartOfFreeList - _freeList;
         _freeList = slot;
         _freeCount++;
+        CountOut(obj);
         if (Count == 0) Clear();
         else if (_buckets.Length > MinBuckets && Count < _buckets.Length / 8) Resize(_buckets.Length / 2);
         return obj;
@@ -129,6 +197,7 @@ public sealed class KeyTable
 
     public void Clear()
     {
+        ValueBytes = 0;
         _buckets = new int[MinBuckets];
         _entries = new Entry[MinBuckets];
         _used = 0;

@@ -68,6 +68,20 @@ public sealed partial class RedisServer
         return false;
     }
 
+    /// <summary>
+    /// Redis's overMaxmemoryAfterAlloc, inverted: whether allocating <paramref name="moreBytes"/> keeps
+    /// used memory (less what is not counted for eviction) within maxmemory.
+    /// </summary>
+    public bool ExpandAllowed(long moreBytes)
+    {
+        ulong max = (ulong)Config.MaxMemory;
+        if (max == 0) return true;
+        long used = CountedMemory();
+        if ((ulong)(used + moreBytes) <= max) return true;
+        used = Math.Max(0, used - NotCountedForEviction);
+        return (ulong)(used + moreBytes) <= max;
+    }
+
     /// <summary>Whether keys may be evicted now: not while loading, on a replica that ignores maxmemory, or during a pause.</summary>
     private bool SafeToEvict()
     {

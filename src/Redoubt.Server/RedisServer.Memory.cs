@@ -78,6 +78,15 @@ public sealed partial class RedisServer
     public long UsedMemory()
     {
         Ledger.Settle();
+        return CountedMemory();
+    }
+
+    /// <summary>
+    /// The figure without first measuring the values noted since the last command: for decisions
+    /// taken inside a command, which must not settle values it is still editing.
+    /// </summary>
+    private long CountedMemory()
+    {
         var cm = _clientMemory;
         long used = _startupMemory + cm[0] + cm[1] + cm[2] + cm[3] + CachesMemory();
         var dbs = Databases;
@@ -146,13 +155,13 @@ public sealed partial class RedisServer
     public const long ClientFixedBytes = 1024;
 
     /// <summary>
-    /// Bytes held for one client: query buffer, reply buffer, output being sent and the spare send
-    /// buffer, queued MULTI commands, and a fixed cost.
+    /// Bytes held for one client: query buffer, reply buffer, the buffer being sent (or the spare one
+    /// kept for the next send), queued MULTI commands, and a fixed cost.
     /// </summary>
     public static long ClientMemory(Client c)
     {
         long mem = c.QueryBuf.Length + c.Reply.Buffer.Length + ClientFixedBytes + c.MultiQueueBytes();
-        if (c.Connection is { } conn) mem += conn.InFlightBytes + conn.SpareBufferBytes;
+        if (c.Connection is { } conn) mem += conn.SendBufferBytes;
         return mem;
     }
 

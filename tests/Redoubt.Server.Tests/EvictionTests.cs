@@ -197,6 +197,25 @@ public sealed class EvictionTests
     }
 
     [Fact]
+    public void TheKeyTableDoesNotDoubleIntoMaxmemory()
+    {
+        var h = new Host("allkeys-random");
+        Fill(h, 4096);
+        Assert.Equal(4096, h.Db.BucketCount);
+        // 10 KB of room: doubling the table's arrays (80 KB) would have to evict a thousand keys.
+        h.Server.Config.MaxMemory = h.Server.UsedMemory() + 10 * 1024;
+        Assert.Equal("OK", h.Call("SET", "k1", "v1"));
+        Assert.Equal("OK", h.Call("SET", "k2", "v2"));
+        Assert.Equal(4098L, h.Call("DBSIZE"));
+        Assert.Equal(4096, h.Db.BucketCount);
+        Assert.Equal(0, h.Server.Stats.EvictedKeys);
+        // Without the limit the buckets double again at the next key.
+        h.Server.Config.MaxMemory = 0;
+        h.Call("SET", "k3", "v3");
+        Assert.Equal(8192, h.Db.BucketCount);
+    }
+
+    [Fact]
     public void EvictedKeysAreNotifiedAndCounted()
     {
         var h = new Host("allkeys-random");

@@ -11,6 +11,8 @@ public interface IKeyspaceHooks
     int NewKeyStamp() => AccessStamp(0);
     /// <summary>Where lookups note values that may be edited in place, for memory accounting (null: not tracked).</summary>
     MemoryLedger? Ledger => null;
+    /// <summary>Whether a key table may allocate this many more bytes (false when it would pass maxmemory).</summary>
+    bool ExpandAllowed(long moreBytes) => true;
     void OnKeyExpired(Database db, byte[] key);
     void OnKeyMissOrHit(bool hit);
     /// <summary>A read lookup found nothing (the "keymiss" keyspace event).</summary>
@@ -32,6 +34,7 @@ public sealed partial class Database
     private ExpireIndex _expires = new();
     private readonly IKeyspaceHooks _hooks;
     private readonly MemoryLedger? _ledger;
+    private readonly Func<long, bool> _expandAllowed;
 
     /// <summary>Incremented on every modification of a key in this db (WATCH compares per-key versions later).</summary>
     public long Version;
@@ -41,7 +44,8 @@ public sealed partial class Database
         Id = id;
         _hooks = hooks;
         _ledger = hooks.Ledger;
-        _keys = new KeyTable(Random.Shared.Next());
+        _expandAllowed = hooks.ExpandAllowed;
+        _keys = new KeyTable(Random.Shared.Next()) { ExpandAllowed = _expandAllowed };
     }
 
     public int Count => _keys.Count;
@@ -204,7 +208,7 @@ public sealed partial class Database
     public long Clear()
     {
         long n = _keys.Count;
-        _keys = new KeyTable(Random.Shared.Next());
+        _keys = new KeyTable(Random.Shared.Next()) { ExpandAllowed = _expandAllowed };
         _expires = new ExpireIndex();
         Version++;
         return n;

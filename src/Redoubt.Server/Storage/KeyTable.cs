@@ -47,6 +47,16 @@ public sealed class KeyTable
     public int BucketCount => _buckets.Length;
 
     /// <summary>
+    /// Asked before the table allocates more room, with the bytes it would add: false when that would
+    /// take memory over maxmemory (Redis's dictExpandAllowed). Then the buckets stay as they are until
+    /// chains average 1.618 keys, and the entry array grows by a sixteenth instead of doubling, so
+    /// reaching a table's doubling point at the memory limit does not evict thousands of keys at once.
+    /// </summary>
+    public Func<long, bool>? ExpandAllowed;
+
+    private const double MaxLoadFactor = 1.618;
+
+    /// <summary>
     /// Bytes of the stored objects (string records; keys and values of other types), as counted when
     /// they were stored or last measured. Kept by <see cref="Database"/>; it lives here so that it
     /// travels with the contents (SWAPDB) and goes with them (FLUSHDB).
@@ -129,7 +139,7 @@ public sealed class KeyTable
     /// <summary>Adds a new key (the caller knows it is absent); returns its slot.</summary>
     public int Add(object obj, int meta)
     {
-        if (Count >= _buckets.Length) Resize(_buckets.Length * 2);
+        if (Count >= _buckets.Length && BucketGrowthAllowed()) Resize(_buckets.Length * 2);
         int slot;
         if (_freeCount > 0)
         {
@@ -139,7 +149,7 @@ public sealed class KeyTable
         }
         else
         {
-            if (_used == _entries.Length) Array.Resize(ref _entries, _entries.Length * 2);
+            if (_used == _entries.Length) GrowEntries();
             slot = _used++;
         }
         ref int bucket = ref _buckets[Hash(KeyOf(obj)) & (_buckets.Length - 1)];
@@ -150,6 +160,17 @@ public sealed class KeyTable
         bucket = slot + 1;
         CountIn(obj);
         return slot;
+    }
+
+    private bool BucketGrowthAllowed()
+        => ExpandAllowed is null || Count >= _buckets.Length * MaxLoadFactor || ExpandAllowed(_buckets.Length * 4L);
+
+    private void GrowEntries()
+    {
+        int length = _entries.Length;
+        int size = length * 2;
+        if (ExpandAllowed != null && !ExpandAllowed(length * 16L)) size = length + Math.Max(MinBuckets, length / 16);
+        Array.Resize(ref _entries, size);
     }
 
     /// <summary>

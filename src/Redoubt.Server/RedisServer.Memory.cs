@@ -154,14 +154,23 @@ public sealed partial class RedisServer
     /// <summary>What one client costs beyond its buffers: the objects and bookkeeping of a connection.</summary>
     public const long ClientFixedBytes = 1024;
 
+    /// <summary>Estimated cost of one watched key: its registry record, key copies and index entries.</summary>
+    public const long WatchedKeyBytes = 160;
+
+    /// <summary>Estimated cost of one subscription: the client's set entry and the registry's entry.</summary>
+    public const long SubscriptionBytes = 100;
+
     /// <summary>
     /// Bytes held for one client: query buffer, reply buffer, the buffer being sent (or the spare one
-    /// kept for the next send), queued MULTI commands, and a fixed cost.
+    /// kept for the next send), queued MULTI commands, watched keys and subscriptions, and a fixed cost.
     /// </summary>
-    public static long ClientMemory(Client c)
+    public long ClientMemory(Client c)
     {
         long mem = c.QueryBuf.Length + c.Reply.Buffer.Length + ClientFixedBytes + c.MultiQueueBytes();
         if (c.Connection is { } conn) mem += conn.SendBufferBytes;
+        int subscriptions = c.SubscribedChannels + c.SubscribedPatterns + c.SubscribedShardChannels;
+        if (subscriptions > 0) mem += subscriptions * SubscriptionBytes;
+        if (Watches.Count > 0) mem += Watches.CountFor(c) * WatchedKeyBytes;
         return mem;
     }
 

@@ -379,6 +379,26 @@ public sealed class EvictionTests
         Assert.True(server.Output.Contains("is smaller than the current memory usage"));
     }
 
+    [Fact]
+    public void ClientBuffersAndQueuedCommandsAreCountedInUsedMemory()
+    {
+        using var server = new ServerProcess();
+        using var admin = server.Connect();
+        using var c = server.Connect();
+        long before = Info(admin, "mem_clients_normal");
+        string id = c.Call("CLIENT", "ID")!.ToString()!;
+        Assert.Equal("OK", c.Call("MULTI"));
+        var value = new string('q', 100_000);
+        for (int i = 0; i < 10; i++) Assert.Equal("QUEUED", c.Call("SET", "k" + i, value));
+        var queued = InfoFields(admin);
+        // Ten queued 100 KB arguments, plus the query buffer grown to take one.
+        Assert.InRange(queued["mem_clients_normal"] - before, 1_000_000, 1_400_000);
+        Assert.Equal(queued["used_memory"], queued["used_memory_dataset"] + queued["used_memory_overhead"]);
+        Assert.Matches(@"multi=10 .* tot-mem=1\d{6} ", (string)admin.Call("CLIENT", "LIST", "ID", id)!);
+        Assert.Equal("OK", c.Call("DISCARD"));
+        Assert.True(Info(admin, "mem_clients_normal") - before < 200_000);
+    }
+
     // ---- client eviction ---------------------------------------------------------------
 
     [Fact]

@@ -28,5 +28,6 @@ public static class CommandBindings
         HyperLogLogCommands.Bind(t);
         GeoCommands.Bind(t);
         SortCommands.Bind(t);
+        server.AttachMemory();
     }
 }

@@ -44,7 +44,6 @@ public sealed partial class Client
             if (Argc > 0) ExecutionGate.Process(this);
             QueryStart += consumed;
         }
-        if (QueryStart == QueryEnd) QueryStart = QueryEnd = 0;
         long pending = QueryEnd - QueryStart;
         long size = Math.Max(pending, QueryNeeded);
         if (size > QueryBufPeak) QueryBufPeak = size;

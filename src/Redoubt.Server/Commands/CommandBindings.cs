@@ -12,5 +12,7 @@ public static class CommandBindings
         KeyspaceCommands.Bind(t);
         ServerCommands.Bind(t);
         Transactions.Bind(t);
+        ListCommands.Bind(t);
+        ClientUnblockCommand.Bind(t);
     }
 }

@@ -71,11 +71,15 @@ public static class Transactions
         c.Server.Watches.UnwatchAll(c);
         c.Reply.ArrayHeader(queue.Count);
         int savedArgc = c.Argc;
+        // Blocking commands inside the transaction answer as on timeout instead of blocking.
+        bool denied = c.DenyBlocking;
+        c.DenyBlocking = true;
         foreach (var (cmd, argv) in queue)
         {
             c.SetArgs(argv);
             ExecutionGate.Call(c, cmd);
         }
+        c.DenyBlocking = denied;
         c.Argc = savedArgc;
     }
 }

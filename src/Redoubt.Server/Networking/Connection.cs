@@ -37,7 +37,6 @@ public sealed class Connection
         {
             while (true)
             {
-                EnsureReceiveSpace();
                 int n;
                 try
                 {
@@ -46,15 +45,17 @@ public sealed class Connection
                 catch (SocketException) { break; }
                 catch (ObjectDisposedException) { break; }
                 if (n == 0) break;
-                c.QueryEnd += n;
 
                 byte[]? toSend = null;
                 int sendLength = 0;
                 bool close;
                 lock (_server.Sync)
                 {
+                    c.QueryEnd += n;
                     _server.Stats.NetInputBytes += n;
                     c.ProcessInputBuffer();
+                    // Clients this batch released from blocking run their pending input now (Redis's beforeSleep).
+                    _server.ProcessUnblockedClients();
                     close = (c.Flags & (ClientFlags.CloseAsap | ClientFlags.CloseAfterReply)) != 0;
                     if (!_sending && c.Reply.Length > 0)
                     {
@@ -62,6 +63,9 @@ public sealed class Connection
                         toSend = c.Reply.Swap(_spare!, out sendLength);
                         _spare = null;
                     }
+                    // The query buffer's offsets move only here, between receives: input of a released
+                    // client is processed from other threads while its receive is pending.
+                    EnsureReceiveSpace();
                 }
                 if (toSend != null) await SendLoopAsync(toSend, sendLength).ConfigureAwait(false);
                 if (close || IsClosed) break;

@@ -11,6 +11,9 @@ public sealed partial class Client
     /// <summary>
     /// Parses and executes every complete command in the query buffer (called under the server lock).
     /// Stops early while the client is blocked or paused, keeping the rest for later, as Redis does.
+    /// A command held back by CLIENT PAUSE stays in the buffer and is parsed again when it resumes.
+    /// Offsets are only reset by the connection between receives, since a resumed client's input is
+    /// processed from another thread while its receive is pending.
     /// </summary>
     internal void ProcessInputBuffer()
     {
@@ -42,6 +45,7 @@ public sealed partial class Client
             QueryNeeded = 0;
             SetArgsFromParser();
             if (Argc > 0) ExecutionGate.Process(this);
+            if ((Flags & ClientFlags.Paused) != 0) break;
             QueryStart += consumed;
         }
         long pending = QueryEnd - QueryStart;

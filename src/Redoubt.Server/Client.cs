@@ -28,6 +28,7 @@ public enum ClientFlags
     TrackingOn = 1 << 14,
     ProtocolError = 1 << 15,
     Paused = 1 << 16,
+    DenyBlocking = 1 << 17,   // expects one reply per command (inside EXEC): no blocking, no SSUBSCRIBE
 }
 
 public enum ReplyMode { On, Off, Skip, SkipNext }

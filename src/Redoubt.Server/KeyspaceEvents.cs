@@ -18,7 +18,8 @@ public enum KeyspaceEventClass
     Stream = 1 << 10,    // t
     KeyMiss = 1 << 11,   // m
     New = 1 << 12,       // n
-    All = Generic | String | List | Set | Hash | ZSet | Expired | Evicted | Stream, // A
+    Module = 1 << 13,    // d (module key types)
+    All = Generic | String | List | Set | Hash | ZSet | Expired | Evicted | Stream | Module, // A
 }
 
 public sealed partial class RedisServer
@@ -63,6 +64,7 @@ public sealed partial class RedisServer
                 't' => KeyspaceEventClass.Stream,
                 'm' => KeyspaceEventClass.KeyMiss,
                 'n' => KeyspaceEventClass.New,
+                'd' => KeyspaceEventClass.Module,
                 _ => Fail(out ok),
             };
         }
@@ -87,6 +89,7 @@ public sealed partial class RedisServer
             if ((f & KeyspaceEventClass.Expired) != 0) sb.Append('x');
             if ((f & KeyspaceEventClass.Evicted) != 0) sb.Append('e');
             if ((f & KeyspaceEventClass.Stream) != 0) sb.Append('t');
+            if ((f & KeyspaceEventClass.Module) != 0) sb.Append('d');
             if ((f & KeyspaceEventClass.New) != 0) sb.Append('n');
         }
         if ((f & KeyspaceEventClass.Keyspace) != 0) sb.Append('K');

@@ -1,3 +1,4 @@
+using Redoubt.Server.Commands;
 using Redoubt.Server.Storage;
 
 namespace Redoubt.Server;
@@ -6,7 +7,20 @@ public sealed partial class RedisServer
 {
     /// <summary>
     /// list-max-listpack-size for lists created from now on: positive, elements per node; -1..-5, nodes
-    /// of at most 4, 8, 16, 32 or 64 KB. Redis 7.0's default is -2. The config directive writes it.
+    /// of at most 4, 8, 16, 32 or 64 KB (Redis 7.0's default is -2).
     /// </summary>
-    public int ListMaxListpackSize { get; set; } = ListObject.DefaultFill;
+    public int ListMaxListpackSize => (int)Math.Clamp(Config.ListMaxListpackSize, int.MinValue, int.MaxValue);
+
+    /// <summary>Registers how lists take part in DEBUG DIGEST (called once when commands are bound).</summary>
+    internal void AttachLists()
+    {
+        // Redis's xorObjectDigest: the elements mixed in order, head to tail.
+        ValueDigesters[RedisType.List] = static (value, digest) =>
+        {
+            var list = (ListObject)value;
+            if (!list.TrySeek(0, out var cur)) return;
+            do ServerCommands.MixDigest(digest, ListObject.Current(cur));
+            while (ListObject.MoveNext(ref cur));
+        };
+    }
 }

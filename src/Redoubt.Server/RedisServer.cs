@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Redoubt.Server.Commands;
@@ -50,7 +49,9 @@ public sealed partial class RedisServer : IKeyspaceHooks
     public RedisServer(ServerConfig config)
     {
         Config = config;
+        Acl.Attach(this);
         CommandBindings.BindAll(this);
+        InitIntrospection();
     }
 
     public long NowMs => Database.NowMs();
@@ -70,7 +71,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
     public void OnKeyExpired(Database db, byte[] key)
     {
         Stats.ExpiredKeys++;
-        Watches.Touch(db.Id, key);
+        Notify(KeyspaceEventClass.Expired, "expired", key, db.Id);
+        Watches.Touch(db, key);
         KeyExpiredHooks?.Invoke(db, key);
     }
 
@@ -86,7 +88,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
     /// <summary>Redis's signalModifiedKey: invalidates WATCHes on the key and wakes clients blocked on it.</summary>
     public void SignalModifiedKey(Database db, ReadOnlySpan<byte> key)
     {
-        Watches.Touch(db.Id, key);
+        Watches.Touch(db, key);
         _blocking?.SignalKeyAsReady(db, key);
     }
 
@@ -96,76 +98,31 @@ public sealed partial class RedisServer : IKeyspaceHooks
     // ---- lifecycle --------------------------------------------------------
 
     /// <summary>Binds the listeners and starts serving; throws when no address can be bound.</summary>
-    public void Start()
+    /// <param name="listen">False for an embedded server driven in-process (tests, tools): no sockets.</param>
+    public void Start(bool listen = true)
     {
         Log.Level = ServerLog.ParseLevel(Config.LogLevel);
         Log.File = Config.LogFile;
         Databases = new Database[Config.Databases];
         for (int i = 0; i < Databases.Length; i++) Databases[i] = new Database(i, this);
-        Acl.SetRequirePass(Config.RequirePass);
 
         Log.Notice("Server initialized");
-        if (Config.Port != 0) BindListeners();
-        foreach (var l in _listeners) _ = AcceptLoopAsync(l);
+        Acl.LoadAtStartup();
+        if (listen) BindListeners();
+        // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
+        foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);
         _cronThread = new Thread(CronLoop) { IsBackground = true, Name = "cron" };
         _cronThread.Start();
         Log.Notice("Ready to accept connections");
     }
 
+    /// <summary>Opens the TCP listeners for start-up; throws with the message to exit with.</summary>
     private void BindListeners()
     {
-        string[] addrs = Config.Bind.Length == 0 ? ["*"] : Config.Bind;
-        foreach (var raw in addrs)
-        {
-            bool optional = raw.StartsWith('-');
-            string addr = optional ? raw[1..] : raw;
-            try
-            {
-                _listeners.Add(Listen(addr, Config.Port));
-            }
-            catch (SocketException e)
-            {
-                if (optional || e.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable && optional)
-                {
-                    Log.Verbose($"Skipping optional bind address {addr}:{Config.Port}: {e.Message}");
-                    continue;
-                }
-                // An IPv6 wildcard may be unavailable on hosts without IPv6; Redis skips it too.
-                if (e.SocketErrorCode == SocketError.AddressFamilyNotSupported)
-                {
-                    Log.Warning($"Could not create server TCP listening socket {addr}:{Config.Port}: {e.Message}");
-                    continue;
-                }
-                Log.Warning($"Warning: Could not create server TCP listening socket {addr}:{Config.Port}: bind: {e.Message}");
-                Log.Warning("Failed listening on port " + Config.Port + " (TCP), aborting.");
-                throw;
-            }
-        }
-        if (_listeners.Count == 0) throw new InvalidOperationException("Failed listening on port " + Config.Port + " (TCP), aborting.");
-    }
-
-    private Socket Listen(string addr, int port)
-    {
-        IPAddress ip = addr switch
-        {
-            "*" or "0.0.0.0" => IPAddress.Any,
-            "::*" or "::" => IPAddress.IPv6Any,
-            _ => IPAddress.Parse(addr),
-        };
-        var s = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            if (ip.AddressFamily == AddressFamily.InterNetworkV6) s.DualMode = false;
-            s.Bind(new IPEndPoint(ip, port));
-            s.Listen((int)Config.TcpBacklog);
-        }
-        catch
-        {
-            s.Dispose();
-            throw;
-        }
-        return s;
+        if (Config.Port != 0 && !ListenToPort(Config.Port, _listeners))
+            throw new InvalidOperationException($"Failed listening on port {Config.Port} (TCP), aborting.");
+        if (_listeners.Count == 0 && Config.UnixSocket.Length == 0)
+            throw new InvalidOperationException("Configured to not listen anywhere, exiting.");
     }
 
     private async Task AcceptLoopAsync(Socket listener)
@@ -189,6 +146,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)Config.TcpKeepAlive);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, Math.Max(1, (int)Config.TcpKeepAlive / 3));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
         }
         Client client;
         Connection conn;
@@ -200,9 +158,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
                 TrySendAndClose(socket, "-ERR max number of clients reached\r\n"u8);
                 return;
             }
-            var remote = socket.RemoteEndPoint as IPEndPoint;
-            bool loopback = remote == null || IPAddress.IsLoopback(remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address);
-            if (Config.ProtectedMode && !loopback && Acl.DefaultUser.NoPass && Acl.DefaultUser.Enabled && IsDefaultBind())
+            bool loopback = IsLocalAddress(socket.RemoteEndPoint);
+            if (ProtectedModeRejects(loopback))
             {
                 Stats.RejectedConnections++;
                 TrySendAndClose(socket, System.Text.Encoding.ASCII.GetBytes(ProtectedModeMessage));
@@ -223,29 +180,12 @@ public sealed partial class RedisServer : IKeyspaceHooks
         _ = conn.RunAsync();
     }
 
-    private bool IsDefaultBind()
-    {
-        var b = Config.Bind;
-        return b.Length == 0 || (b.Length == 2 && b[0] == "*" && b[1] == "-::*");
-    }
-
     private static void TrySendAndClose(Socket socket, ReadOnlySpan<byte> message)
     {
         try { socket.Send(message); } catch (SocketException) { }
         try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { }
         socket.Dispose();
     }
-
-    private const string ProtectedModeMessage =
-        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. " +
-        "In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you " +
-        "may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the " +
-        "loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible " +
-        "from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode " +
-        "by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you " +
-        "started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password " +
-        "for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from " +
-        "the outside.\r\n";
 
     /// <summary>Removes a closed client from every registry (called once, under the lock).</summary>
     public void UnlinkClient(Client c)
@@ -274,6 +214,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
         while (!ShuttingDown)
         {
             Thread.Sleep((int)Math.Max(1, 1000 / Math.Clamp(Config.Hz, 1, 500)));
+            if (CronPaused) continue;
             lock (Sync)
             {
                 try { Cron(); }
@@ -290,31 +231,10 @@ public sealed partial class RedisServer : IKeyspaceHooks
         long now = NowMs;
         LruClock = (int)((now / 1000) & KeyTable.LruMask);
         Stats.Sample(now);
-        if (ActiveExpireEnabled) ActiveExpire();
+        if (Pause.ExpireIfDue(now)) ReleasePostponedClients();
+        DatabasesCron();
         CloseTimedOutClients(now);
-        if (Pause.Active && now >= Pause.EndMs) Unpause();
         foreach (var hook in CronHooks) hook();
-    }
-
-    /// <summary>
-    /// Samples keys with a TTL in each database and deletes expired ones, repeating while more than a
-    /// quarter of a sample was expired, within a time budget of 25% of the cron period (Redis's slow cycle).
-    /// </summary>
-    private void ActiveExpire()
-    {
-        const int SamplesPerLoop = 20;
-        const int AcceptableStalePercent = 10;
-        long budgetTicks = Stopwatch.Frequency / Math.Clamp(Config.Hz, 1, 500) / 4;
-        long start = Stopwatch.GetTimestamp();
-        foreach (var db in Databases)
-        {
-            while (db.ExpiresCount > 0)
-            {
-                var (sampled, expired) = db.ActiveExpireCycle(SamplesPerLoop, Rng);
-                if (sampled == 0 || expired * 100 / sampled <= AcceptableStalePercent) break;
-                if (Stopwatch.GetTimestamp() - start > budgetTicks) return;
-            }
-        }
     }
 
     private void CloseTimedOutClients(long now)
@@ -324,7 +244,10 @@ public sealed partial class RedisServer : IKeyspaceHooks
         List<Client>? idle = null;
         foreach (var c in Clients.Values)
         {
-            if ((c.Flags & (ClientFlags.Replica | ClientFlags.Master | ClientFlags.Blocked | ClientFlags.PubSub)) != 0) continue;
+            // Replicas, monitors, the master link, blocked/paused and pub/sub clients are never idle-closed.
+            const ClientFlags exempt = ClientFlags.Replica | ClientFlags.Monitor | ClientFlags.Master
+                | ClientFlags.Blocked | ClientFlags.Paused | ClientFlags.PubSub;
+            if ((c.Flags & exempt) != 0) continue;
             if (now - c.LastInteractionMs > limitMs) (idle ??= new()).Add(c);
         }
         if (idle is null) return;
@@ -332,20 +255,6 @@ public sealed partial class RedisServer : IKeyspaceHooks
         {
             Log.Verbose("Closing idle client");
             c.Connection?.Close();
-        }
-    }
-
-    /// <summary>Ends CLIENT PAUSE and lets waiting clients run their queued input.</summary>
-    public void Unpause()
-    {
-        Pause.Active = false;
-        foreach (var c in Clients.Values.ToArray())
-        {
-            if (c.QueryEnd > c.QueryStart)
-            {
-                c.ProcessInputBuffer();
-                c.Connection?.RequestFlush();
-            }
         }
     }
 

@@ -12,6 +12,17 @@ public sealed class ServerStats
     public long TotalReadsProcessed, TotalWritesProcessed;
     public long AclAccessDeniedAuth, AclAccessDeniedCmd, AclAccessDeniedKey, AclAccessDeniedChannel;
     public long Dirty; // changes since the last save
+    // Counters owned by replication, persistence, eviction and I/O (INFO stats prints every one).
+    public long NetReplInputBytes, NetReplOutputBytes;
+    public long SyncFull, SyncPartialOk, SyncPartialErr;
+    public long ExpiredTimeCapReachedCount, EvictedClients, TotalEvictionExceededTimeMs;
+    public long LatestForkUsec, TotalForks, DumpPayloadSanitizations;
+    public long ReplyBufferShrinks, ReplyBufferExpands;
+    // Gauges that the subsystems owning them keep current (pub/sub, client tracking).
+    public long TrackingTotalKeys, TrackingTotalItems, TrackingTotalPrefixes;
+
+    /// <summary>Raised by <see cref="Reset"/> (CONFIG RESETSTAT) so command and latency statistics are cleared with it.</summary>
+    public event Action? AfterReset;
 
     /// <summary>Error replies by prefix ("ERR", "WRONGTYPE"...) for INFO errorstats.</summary>
     public readonly Dictionary<string, long> ErrorCounts = new(StringComparer.Ordinal);
@@ -58,9 +69,18 @@ public sealed class ServerStats
         TotalErrorReplies = UnexpectedErrorReplies = 0;
         ClientQueryBufferLimitDisconnections = ClientOutputBufferLimitDisconnections = 0;
         AclAccessDeniedAuth = AclAccessDeniedCmd = AclAccessDeniedKey = AclAccessDeniedChannel = 0;
+        ExpiredStalePercentage = ExpireCycleCpuMilliseconds = 0;
+        TotalReadsProcessed = TotalWritesProcessed = 0;
+        NetReplInputBytes = NetReplOutputBytes = 0;
+        SyncFull = SyncPartialOk = SyncPartialErr = 0;
+        ExpiredTimeCapReachedCount = EvictedClients = TotalEvictionExceededTimeMs = 0;
+        LatestForkUsec = TotalForks = DumpPayloadSanitizations = 0;
+        ReplyBufferShrinks = ReplyBufferExpands = 0;
         ErrorCounts.Clear();
         Array.Clear(_opsSamples);
         Array.Clear(_inSamples);
         Array.Clear(_outSamples);
+        _lastSampleMs = 0;
+        AfterReset?.Invoke();
     }
 }

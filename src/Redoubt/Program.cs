@@ -2,9 +2,14 @@ using Redoubt.Server;
 
 // The single `redoubt` executable: one subcommand per role.
 // Socket completions run on the epoll thread that observed them instead of hopping to the thread pool:
-// each batch is parsed, executed and answered without a context switch (must be set before any socket).
+// each batch is parsed, executed and answered without a context switch. One epoll thread serves every
+// socket, so commands from different connections execute in the order the kernel reported them, as in
+// Redis's event loop (a PUBLISH sent after another client's UNSUBSCRIBE is never run before it).
+// Both must be set before the first socket is created.
 if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT") is null)
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT", "1");
 return Redoubt.Cli.Main(args);
 
 namespace Redoubt

@@ -294,9 +294,7 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         r.Call("DEL", "{wa}src", "{wa}dst");
         r.Call("SET", "{wa}some", "value");
         Block(blocked, "BRPOPLPUSH", "{wa}src", "{wa}dst", "0");
-        // WATCH itself belongs to another family: register the watch directly.
-        long id = ClientId(watcher);
-        lock (_s.Server.Sync) _s.Server.Watches.Watch(_s.Server.Clients[id], 0, "{wa}dst"u8);
+        Assert.Equal("OK", watcher.Call("WATCH", "{wa}dst"));
         watcher.Call("MULTI");
         watcher.Call("GET", "{wa}some");
         r.Call("LPUSH", "{wa}src", "element");

@@ -19,9 +19,9 @@ internal sealed class StringTestHost : IDisposable
 
     public StringTestHost()
     {
-        var config = new ServerConfig { Port = 0 };
+        var config = new ServerConfig();
         Server = new RedisServer(config);
-        Server.Start();
+        Server.Start(listen: false);
         Server.NotifyFlags = KeyspaceEventClass.All | KeyspaceEventClass.Keyevent;
         Server.PublishHook = (channel, message) => Events.Add((channel, Encoding.Latin1.GetString(message)));
         _client = new Client(1, Server);

@@ -51,12 +51,6 @@ public sealed class BlockingRegistry
 
     public bool HasReadyKeys => _ready.Count > 0;
 
-    /// <summary>
-    /// Raised when a blocked command completes (served, timed out or unblocked), with the microseconds
-    /// spent producing its reply: for the slow log and latency statistics.
-    /// </summary>
-    public event Action<Client, BlockedRequest, long>? CommandCompleted;
-
     // ---- blocking --------------------------------------------------------------------------------
 
     /// <summary>
@@ -88,6 +82,7 @@ public sealed class BlockingRegistry
         {
             req.TimeoutSeq = ++_timeoutSeq;
             req.InTimeoutTable = _timeouts.Add(new TimeoutEntry(req.TimeoutMs, req.TimeoutSeq, c));
+            _server.ClientsInTimeoutTable = _timeouts.Count;
             ScheduleTimer();
         }
     }
@@ -143,6 +138,7 @@ public sealed class BlockingRegistry
         if (req.InTimeoutTable)
         {
             _timeouts.Remove(new TimeoutEntry(req.TimeoutMs, req.TimeoutSeq, c));
+            _server.ClientsInTimeoutTable = _timeouts.Count;
             req.InTimeoutTable = false;
         }
         c.BlockedOn = null;
@@ -177,11 +173,12 @@ public sealed class BlockingRegistry
         c.Flags &= ~ClientFlags.Unblocked;
     }
 
+    /// <summary>Redis's updateStatsOnUnblock: the time spent replying counts for the command, the slow log and latency.</summary>
     private void Completed(Client c, BlockedRequest req, long micros, bool failed)
     {
         req.Command.MicrosecondsTotal += micros;
         if (failed) req.Command.FailedCalls++;
-        CommandCompleted?.Invoke(c, req, micros);
+        _server.OnUnblocked(c, req.Command, micros, micros);
     }
 
     /// <summary>
@@ -296,6 +293,7 @@ public sealed class BlockingRegistry
             var first = _timeouts.Min;
             if (first.WhenMs >= nowMs) break;
             _timeouts.Remove(first);
+            _server.ClientsInTimeoutTable = _timeouts.Count;
             var c = first.Client;
             if (c.BlockedOn is not { } req || req.TimeoutSeq != first.Seq) continue;
             req.InTimeoutTable = false;

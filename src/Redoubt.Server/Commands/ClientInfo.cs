@@ -5,39 +5,88 @@ namespace Redoubt.Server.Commands;
 /// <summary>The CLIENT LIST / CLIENT INFO line, field for field as Redis 7.0 prints it.</summary>
 public static class ClientInfo
 {
-    public static string Format(RedisServer server, Client c)
-    {
-        var flags = new StringBuilder();
-        if ((c.Flags & ClientFlags.Replica) != 0) flags.Append((c.Flags & ClientFlags.Monitor) != 0 ? 'O' : 'S');
-        if ((c.Flags & ClientFlags.Master) != 0) flags.Append('M');
-        if ((c.Flags & ClientFlags.PubSub) != 0) flags.Append('P');
-        if ((c.Flags & ClientFlags.Multi) != 0) flags.Append('x');
-        if ((c.Flags & ClientFlags.Blocked) != 0) flags.Append('b');
-        if ((c.Flags & ClientFlags.TrackingOn) != 0) flags.Append('t');
-        if ((c.Flags & ClientFlags.DirtyCas) != 0) flags.Append('d');
-        if ((c.Flags & ClientFlags.CloseAfterReply) != 0) flags.Append('c');
-        if ((c.Flags & ClientFlags.Unblocked) != 0) flags.Append('u');
-        if ((c.Flags & ClientFlags.CloseAsap) != 0) flags.Append('A');
-        if (c.IsUnixSocket) flags.Append('U');
-        if ((c.Flags & ClientFlags.ReadOnly) != 0) flags.Append('r');
-        if ((c.Flags & ClientFlags.NoEvict) != 0) flags.Append('e');
-        if (flags.Length == 0) flags.Append('N');
+    // What a client costs beyond its buffers (the object and its bookkeeping), for tot-mem.
+    private const long ClientOverhead = 1024;
 
+    public static string Format(RedisServer server, Client c) => Append(new StringBuilder(256), server, c).ToString();
+
+    /// <summary>
+    /// Appends the line. Output fields map our buffers onto Redis's: obl is what waits in the reply
+    /// buffer, oll the number of buffers being written to the socket (0 or 1), omem all output not
+    /// yet taken by the socket (what output buffer limits apply to), rbs/rbp the reply buffer's size
+    /// and its recent peak use.
+    /// </summary>
+    public static StringBuilder Append(StringBuilder sb, RedisServer server, Client c)
+    {
+        var f = c.Flags;
+        int flagsStart;
         long now = server.NowMs;
+        var conn = c.Connection;
         long qbuf = c.QueryEnd - c.QueryStart;
         long qbufFree = c.QueryBuf.Length - c.QueryEnd;
-        long obl = c.Reply.Length;
         long multiCount = c.InMulti ? c.MultiQueue?.Count ?? 0 : -1;
         long multiMem = 0;
         if (c.MultiQueue != null) foreach (var (_, argv) in c.MultiQueue) foreach (var a in argv) multiMem += a.Length;
+        // Arguments are held only while a command runs or waits (blocked, paused).
         long argvMem = 0;
-        for (int i = 0; i < c.Argc; i++) argvMem += c.Arg(i).Length;
-        long totMem = c.QueryBuf.Length + c.Reply.Buffer.Length + multiMem + 1024;
-        string cmd = c.LastCmd?.FullName ?? "NULL";
-        return $"id={c.Id} addr={c.Address} laddr={c.LocalAddress} fd={8 + c.Id % 10000} name={c.Name ?? ""} " +
-               $"age={(now - c.CreatedAtMs) / 1000} idle={(now - c.LastInteractionMs) / 1000} flags={flags} db={c.DbIndex} " +
-               $"sub={c.SubscribedChannels} psub={c.SubscribedPatterns} ssub={c.SubscribedShardChannels} multi={multiCount} " +
-               $"qbuf={qbuf} qbuf-free={qbufFree} argv-mem={argvMem} multi-mem={multiMem} rbs={c.Reply.Buffer.Length} rbp={c.Reply.Buffer.Length} " +
-               $"obl={obl} oll=0 omem=0 tot-mem={totMem} events=r cmd={cmd} user={c.User.Name} redir=-1 resp={c.Reply.Protocol}";
+        if (c == server.CurrentClient || (f & (ClientFlags.Blocked | ClientFlags.Paused)) != 0)
+            for (int i = 0; i < c.Argc; i++) argvMem += c.Arg(i).Length;
+        long obl = c.Reply.Length;
+        long inFlight = conn?.InFlightBytes ?? 0;
+        long omem = obl + inFlight;
+        long totMem = c.QueryBuf.Length + c.Reply.Buffer.Length + inFlight + argvMem + multiMem + ClientOverhead;
+
+        sb.Append("id=").Append(c.Id)
+          .Append(" addr=").Append(c.Address)
+          .Append(" laddr=").Append(c.LocalAddress)
+          .Append(" fd=").Append(conn?.Fd ?? -1)
+          .Append(" name=").Append(c.Name ?? "")
+          .Append(" age=").Append(now / 1000 - c.CreatedAtMs / 1000)
+          .Append(" idle=").Append(now / 1000 - c.LastInteractionMs / 1000)
+          .Append(" flags=");
+        flagsStart = sb.Length;
+        if ((f & ClientFlags.Replica) != 0 || (f & ClientFlags.Monitor) != 0) sb.Append((f & ClientFlags.Monitor) != 0 ? 'O' : 'S');
+        if ((f & ClientFlags.Master) != 0) sb.Append('M');
+        if ((f & ClientFlags.PubSub) != 0) sb.Append('P');
+        if ((f & ClientFlags.Multi) != 0) sb.Append('x');
+        // Clients held back by CLIENT PAUSE are blocked, as Redis shows them.
+        if ((f & (ClientFlags.Blocked | ClientFlags.Paused)) != 0) sb.Append('b');
+        if ((f & ClientFlags.TrackingOn) != 0) sb.Append('t');
+        if ((f & ClientFlags.DirtyCas) != 0) sb.Append('d');
+        if ((f & ClientFlags.CloseAfterReply) != 0) sb.Append('c');
+        if ((f & ClientFlags.Unblocked) != 0) sb.Append('u');
+        if ((f & ClientFlags.CloseAsap) != 0) sb.Append('A');
+        if (c.IsUnixSocket) sb.Append('U');
+        if ((f & ClientFlags.ReadOnly) != 0) sb.Append('r');
+        if ((f & ClientFlags.NoEvict) != 0) sb.Append('e');
+        if (sb.Length == flagsStart) sb.Append('N');
+
+        sb.Append(" db=").Append(c.DbIndex)
+          .Append(" sub=").Append(c.SubscribedChannels)
+          .Append(" psub=").Append(c.SubscribedPatterns)
+          .Append(" ssub=").Append(c.SubscribedShardChannels)
+          .Append(" multi=").Append(multiCount)
+          .Append(" qbuf=").Append(qbuf)
+          .Append(" qbuf-free=").Append(qbufFree)
+          .Append(" argv-mem=").Append(argvMem)
+          .Append(" multi-mem=").Append(multiMem)
+          .Append(" rbs=").Append(c.Reply.Buffer.Length)
+          .Append(" rbp=").Append(c.ReplyPeak)
+          .Append(" obl=").Append(obl)
+          .Append(" oll=").Append(inFlight > 0 ? 1 : 0)
+          .Append(" omem=").Append(omem)
+          .Append(" tot-mem=").Append(totMem)
+          .Append(" events=");
+        // A client always has its read handler; the write one while output is pending.
+        if (conn != null)
+        {
+            sb.Append('r');
+            if (omem > 0) sb.Append('w');
+        }
+        sb.Append(" cmd=").Append(c.LastCmd?.FullName ?? "NULL")
+          .Append(" user=").Append(c.User.Name)
+          .Append(" redir=-1")
+          .Append(" resp=").Append(c.Reply.Protocol);
+        return sb;
     }
 }

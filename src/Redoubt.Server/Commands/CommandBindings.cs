@@ -9,10 +9,25 @@ public static class CommandBindings
         ConnectionCommands.Bind(t);
         StringCommands.Bind(t);
         BitmapCommands.Bind(t);
+        HashCommands.Bind(t);
+        SetCommands.Bind(t);
+        SortedSetCommands.Bind(t);
         KeyspaceCommands.Bind(t);
         ServerCommands.Bind(t);
         Transactions.Bind(t);
+        AclCommands.Bind(t);
+        ClientCommands.Bind(t);
+        MonitorCommands.Bind(t);
+        SlowlogCommands.Bind(t);
+        LatencyCommands.Bind(t);
+        server.AttachClientManagement();
+        ConfigCommands.Bind(t);
+        ConfigCommands.Attach(server);
+        PubSubCommands.Bind(t);
+        server.AttachPubSub();
+        HyperLogLogCommands.Bind(t);
         ListCommands.Bind(t);
-        ClientUnblockCommand.Bind(t);
+        server.AttachLists();
+        server.AttachBlocking();
     }
 }

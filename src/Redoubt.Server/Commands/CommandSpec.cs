@@ -28,6 +28,8 @@ public enum CommandFlags : uint
     NoMulti = 1 << 20,
     MovableKeys = 1 << 21,
     AllowBusy = 1 << 22,
+    /// <summary>Accepted from a client in the ASKING state of a cluster slot migration (RESTORE-ASKING).</summary>
+    Asking = 1 << 23,
 }
 
 /// <summary>ACL categories (the @names of ACL CAT). Bit order matches Redis's listing order.</summary>

@@ -20,6 +20,8 @@ public sealed class Command
 
     // INFO commandstats / latencystats
     public long Calls, MicrosecondsTotal, RejectedCalls, FailedCalls;
+    /// <summary>Created on the first call while latency-tracking is on; cleared by CONFIG RESETSTAT.</summary>
+    public Monitoring.LatencyHistogram? Latency;
 
     public Command(CommandSpec spec, Command? parent)
     {

@@ -56,6 +56,7 @@ public static class ConnectionCommands
         c.Flags |= ClientFlags.CloseAfterReply;
     }
 
+    /// <summary>AUTH [username] password; the one-argument form authenticates the default user.</summary>
     private static void Auth(Client c)
     {
         if (c.Argc > 3)
@@ -63,36 +64,39 @@ public static class ConnectionCommands
             c.SyntaxError();
             return;
         }
-        string user, pass;
+        // Passwords (and the user name) never show in MONITOR or SLOWLOG.
+        c.RedactArg(1);
+        if (c.Argc == 3) c.RedactArg(2);
+        ReadOnlySpan<byte> user, pass;
         if (c.Argc == 2)
         {
-            var def = c.Server.Acl.DefaultUser;
-            if (def.NoPass)
+            if (c.Server.Acl.DefaultUser.NoPass)
             {
                 c.Reply.Error("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
                 return;
             }
-            user = "default";
-            pass = c.ArgString(1);
+            user = "default"u8;
+            pass = c.Arg(1);
         }
         else
         {
-            user = c.ArgString(1);
-            pass = c.ArgString(2);
+            user = c.Arg(1);
+            pass = c.Arg(2);
         }
         if (TryAuthenticate(c, user, pass)) c.Reply.Ok();
-        else c.Reply.Error("-WRONGPASS invalid username-password pair or user is disabled.");
+        else c.Reply.Error(WrongPass);
     }
 
-    /// <summary>Authenticates the client as <paramref name="user"/>; counts and logs failures as Redis does.</summary>
-    public static bool TryAuthenticate(Client c, string user, string pass)
+    private const string WrongPass = "-WRONGPASS invalid username-password pair or user is disabled.";
+
+    /// <summary>Authenticates the client as <paramref name="user"/>; failures are counted and logged in ACL LOG.</summary>
+    public static bool TryAuthenticate(Client c, ReadOnlySpan<byte> user, ReadOnlySpan<byte> pass)
     {
-        var server = c.Server;
-        var u = server.Acl.Authenticate(user, pass);
+        var acl = c.Server.Acl;
+        var u = acl.Authenticate(user, pass);
         if (u is null)
         {
-            server.Stats.AclAccessDeniedAuth++;
-            server.Acl.LogAuthFailure(c, user);
+            acl.LogAuthFailure(c, Encoding.Latin1.GetString(user));
             return false;
         }
         c.User = u;
@@ -100,6 +104,10 @@ public static class ConnectionCommands
         return true;
     }
 
+    public static bool TryAuthenticate(Client c, string user, string pass)
+        => TryAuthenticate(c, Encoding.Latin1.GetBytes(user), Encoding.Latin1.GetBytes(pass));
+
+    /// <summary>HELLO [protover [AUTH username password] [SETNAME clientname]]: options apply in order as they are read.</summary>
     private static void Hello(Client c)
     {
         long ver = 0;
@@ -118,29 +126,30 @@ public static class ConnectionCommands
                 return;
             }
         }
-        string? setName = null;
         for (int j = next; j < c.Argc; j++)
         {
             int moreargs = c.Argc - 1 - j;
             if (c.ArgIs(j, "auth"u8) && moreargs >= 2)
             {
-                string user = c.ArgString(j + 1), pass = c.ArgString(j + 2);
-                j += 2;
-                if (!TryAuthenticate(c, user, pass))
+                c.RedactArg(j + 1);
+                c.RedactArg(j + 2);
+                if (!TryAuthenticate(c, c.Arg(j + 1), c.Arg(j + 2)))
                 {
-                    c.Reply.Error("-WRONGPASS invalid username-password pair or user is disabled.");
+                    c.Reply.Error(WrongPass);
                     return;
                 }
+                j += 2;
             }
             else if (c.ArgIs(j, "setname"u8) && moreargs >= 1)
             {
-                setName = c.ArgString(j + 1);
-                j++;
-                if (ServerCommandsClient.ValidateName(setName) is string err)
+                string name = c.ArgString(j + 1);
+                if (ServerCommandsClient.ValidateName(name) is string err)
                 {
                     c.Reply.Error(err);
                     return;
                 }
+                c.Name = name.Length == 0 ? null : name;
+                j++;
             }
             else
             {
@@ -148,12 +157,11 @@ public static class ConnectionCommands
                 return;
             }
         }
-        if (c.Server.AuthRequired(c))
+        if (!c.Authenticated)
         {
-            c.Reply.Error("-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+            c.Reply.Error("-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
             return;
         }
-        if (setName != null) c.Name = setName.Length == 0 ? null : setName;
         if (ver != 0) c.Reply.Protocol = (int)ver;
         var r = c.Reply;
         r.MapHeader(7);
@@ -176,7 +184,7 @@ public static class ConnectionCommands
         c.ReplyMode = ReplyMode.On;
         c.Flags &= ~(ClientFlags.NoEvict | ClientFlags.NoTouch | ClientFlags.ReadOnly);
         c.User = c.Server.Acl.DefaultUser;
-        c.Authenticated = !(!c.User.NoPass || !c.User.Enabled);
+        c.Authenticated = c.User.NoPass && c.User.Enabled;
         c.Reply.Raw("+RESET\r\n"u8);
     }
 }

@@ -15,6 +15,31 @@ public static class ExecutionGate
 
     public static void Process(Client c)
     {
+        int replyMark = c.Reply.Length;
+        var server = c.Server;
+        var previous = server.CurrentClient;
+        server.CurrentClient = c;
+        ProcessCommand(c);
+        server.CurrentClient = previous;
+        // A command held back by CLIENT PAUSE has not run yet: its turn comes later.
+        if (c.ReplyMode != ReplyMode.On && (c.Flags & ClientFlags.Paused) == 0) ApplyReplyMode(c, replyMark);
+    }
+
+    /// <summary>
+    /// CLIENT REPLY OFF/SKIP: drops what the command just processed wrote while the mode (as the
+    /// command left it) was OFF or SKIP. SKIP lasts for one command; SKIP_NEXT (set by CLIENT REPLY
+    /// SKIP) turns into SKIP for the following one.
+    /// </summary>
+    private static void ApplyReplyMode(Client c, int replyMark)
+    {
+        var mode = c.ReplyMode;
+        if (mode == ReplyMode.Off || mode == ReplyMode.Skip) c.Reply.Truncate(replyMark);
+        if (mode == ReplyMode.Skip) c.ReplyMode = ReplyMode.On;
+        else if (mode == ReplyMode.SkipNext) c.ReplyMode = ReplyMode.Skip;
+    }
+
+    private static void ProcessCommand(Client c)
+    {
         var server = c.Server;
         // Clients usually repeat a command: compare with the last one before hashing the name.
         var last = c.LastCmd;
@@ -27,6 +52,7 @@ public static class ExecutionGate
             if (c.Argc >= 2)
             {
                 var sub = CommandTable.LookupSub(cmd, c.Arg(1));
+                c.LastCmd = sub;
                 if (sub is null || sub.Handler is null)
                 {
                     Reject(c, null, $"unknown subcommand '{Truncate(c.ArgString(1), 128)}'. Try {cmd.Name.ToUpperInvariant()} HELP.");
@@ -34,13 +60,16 @@ public static class ExecutionGate
                 }
                 cmd = sub;
             }
-            else
+            else if (cmd.Handler is null)
             {
-                // A container called alone: arity error on the container itself, as Redis does.
+                c.LastCmd = cmd;
+                // A container called alone: arity error on the container itself, as Redis does
+                // (unless the container answers by itself, as COMMAND does).
                 Reject(c, cmd, $"wrong number of arguments for '{cmd.Name}' command");
                 return;
             }
         }
+        c.LastCmd = cmd;
         if (cmd is null || cmd.Handler is null)
         {
             var args = new StringBuilder();
@@ -58,6 +87,11 @@ public static class ExecutionGate
         if ((arity > 0 && arity != c.Argc) || c.Argc < -arity)
         {
             Reject(c, cmd, $"wrong number of arguments for '{cmd.FullName}' command");
+            return;
+        }
+        if (cmd.Has(CommandFlags.Protected) && server.ProtectedCommandError(c, cmd) is string protectedError)
+        {
+            Reject(c, cmd, protectedError);
             return;
         }
         if (server.AuthRequired(c) && !cmd.Has(CommandFlags.NoAuth))
@@ -89,8 +123,21 @@ public static class ExecutionGate
             Reject(c, cmd, $"Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
             return;
         }
+        var pause = server.Pause;
+        if (pause.Active)
+        {
+            if (pause.ExpireIfDue(server.NowMs)) server.ReleasePostponedClients();
+            if (pause.Active && pause.MustPostpone(c, cmd))
+            {
+                server.PostponeClient(c);
+                return;
+            }
+        }
         if (inMulti && !IsTransactionControl(cmd))
         {
+            // EXEC is paused by CLIENT PAUSE WRITE when any queued command may write.
+            if (c.MultiQueue is not { Count: > 0 }) c.MultiCommandFlags = 0;
+            c.MultiCommandFlags |= pause.FlagsOf(c, cmd);
             Transactions.Queue(c, cmd);
             return;
         }
@@ -99,12 +146,15 @@ public static class ExecutionGate
         server.HandleClientsBlockedOnKeys();
     }
 
-    /// <summary>Runs the handler, timing it for INFO commandstats, SLOWLOG and LATENCY.</summary>
+    /// <summary>
+    /// Runs the handler, timing it for INFO commandstats, SLOWLOG, LATENCY and the latency histograms,
+    /// then feeds MONITOR and checks the client's output buffer limits.
+    /// </summary>
     public static void Call(Client c, Command cmd)
     {
         var server = c.Server;
-        int replyMark = c.Reply.Length;
         long errorsBefore = server.Stats.TotalErrorReplies;
+        c.ClearRedactions();
         long start = Stopwatch.GetTimestamp();
         c.Cmd = cmd;
         cmd.Handler!(c);
@@ -114,21 +164,23 @@ public static class ExecutionGate
         cmd.MicrosecondsTotal += micros;
         if (server.Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;
         server.Stats.TotalCommandsProcessed++;
-        c.LastCmd = cmd;
+        // EXEC and scripts run other commands through here, which leaves c.Cmd at the last of them.
+        c.Cmd = cmd;
+        server.OnCommandExecuted(c, cmd, micros);
+        c.ClearRedactions();
         server.AfterCall(c, cmd, micros);
-
-        // CLIENT REPLY OFF/SKIP: drop what this command wrote.
-        if (c.ReplyMode == ReplyMode.Off || c.ReplyMode == ReplyMode.Skip)
-        {
-            if (cmd.Name != "client|reply" || c.ReplyMode == ReplyMode.Skip) c.Reply.Truncate(replyMark);
-            if (c.ReplyMode == ReplyMode.Skip) c.ReplyMode = ReplyMode.On;
-        }
-        if (c.ReplyMode == ReplyMode.SkipNext) c.ReplyMode = ReplyMode.Skip;
     }
 
     private static void Reject(Client c, Command? cmd, string error)
     {
         if (cmd != null) cmd.RejectedCalls++;
+        if (cmd != null && cmd.Name == "exec")
+        {
+            // A refused EXEC discards the transaction and says why.
+            Transactions.Reset(c);
+            c.Reply.Error("-EXECABORT Transaction discarded because of: " + (error.StartsWith('-') ? error[1..] : error));
+            return;
+        }
         if (c.InMulti) c.Flags |= ClientFlags.DirtyExec;
         c.Reply.Error(error);
     }

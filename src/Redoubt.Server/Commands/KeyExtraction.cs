@@ -12,16 +12,26 @@ public static class KeyExtraction
 {
     public delegate ReadOnlySpan<byte> ArgAccessor(int index);
 
-    /// <summary>Appends key positions to <paramref name="positions"/>; false when the line does not fit the specs.</summary>
-    public static bool Extract(Command cmd, int argc, Func<int, byte[]> arg, List<int> positions)
+    /// <summary>
+    /// Appends key positions to <paramref name="positions"/> and, when <paramref name="flags"/> is given,
+    /// each key's access flags (COMMAND GETKEYSANDFLAGS); false when the line does not fit the specs.
+    /// </summary>
+    public static bool Extract(Command cmd, int argc, Func<int, byte[]> arg, List<int> positions, List<KeySpecFlags>? flags = null)
     {
         switch (cmd.Name)
         {
             case "sort":
             case "sort_ro":
-                return SortKeys(argc, arg, positions);
+                return SortKeys(argc, arg, positions, flags);
             case "migrate":
-                return MigrateKeys(argc, arg, positions);
+                return MigrateKeys(argc, arg, positions, flags);
+            case "set":
+            case "bitfield":
+                // Their key's flags depend on the arguments (GET / only GET operations), as Redis's getkeys procs decide.
+                if (argc < 2) return false;
+                positions.Add(1);
+                flags?.Add(cmd.Name == "set" ? SetKeyFlags(argc, arg) : BitfieldKeyFlags(argc, arg));
+                return true;
         }
         bool anyIncomplete = false;
         foreach (var spec in cmd.Spec.KeySpecs)
@@ -67,16 +77,21 @@ public static class KeyExtraction
             }
             if (last >= argc || last < first || first >= argc) return false;
             if (step <= 0) step = 1;
-            for (int i = first; i <= last; i += step) positions.Add(i);
+            for (int i = first; i <= last; i += step)
+            {
+                positions.Add(i);
+                flags?.Add(spec.Flags);
+            }
             if ((spec.Flags & KeySpecFlags.Incomplete) != 0) anyIncomplete = true;
         }
         _ = anyIncomplete;
         return true;
     }
 
-    private static bool SortKeys(int argc, Func<int, byte[]> arg, List<int> positions)
+    private static bool SortKeys(int argc, Func<int, byte[]> arg, List<int> positions, List<KeySpecFlags>? flags)
     {
         positions.Add(1);
+        flags?.Add(KeySpecFlags.RO | KeySpecFlags.Access);
         // Skip option arguments so that "BY"/"GET" patterns are not taken for STORE's key.
         for (int i = 2; i < argc; i++)
         {
@@ -87,7 +102,11 @@ public static class KeyExtraction
                 case "get":
                 case "by": i += 1; break;
                 case "store":
-                    if (i + 1 < argc) positions.Add(i + 1);
+                    if (i + 1 < argc)
+                    {
+                        positions.Add(i + 1);
+                        flags?.Add(KeySpecFlags.OW | KeySpecFlags.Update);
+                    }
                     i += 1;
                     break;
             }
@@ -95,8 +114,9 @@ public static class KeyExtraction
         return true;
     }
 
-    private static bool MigrateKeys(int argc, Func<int, byte[]> arg, List<int> positions)
+    private static bool MigrateKeys(int argc, Func<int, byte[]> arg, List<int> positions, List<KeySpecFlags>? flags)
     {
+        const KeySpecFlags migrated = KeySpecFlags.RW | KeySpecFlags.Access | KeySpecFlags.Delete;
         // MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw] [KEYS k...]
         if (argc > 6)
         {
@@ -108,12 +128,42 @@ public static class KeyExtraction
                 if (a == "keys")
                 {
                     if (arg(3).Length != 0) return false;
-                    for (int k = i + 1; k < argc; k++) positions.Add(k);
+                    for (int k = i + 1; k < argc; k++)
+                    {
+                        positions.Add(k);
+                        flags?.Add(migrated | KeySpecFlags.Incomplete);
+                    }
                     return true;
                 }
             }
         }
-        if (argc > 3) positions.Add(3);
+        if (argc > 3)
+        {
+            positions.Add(3);
+            flags?.Add(migrated);
+        }
         return true;
+    }
+
+    /// <summary>SET's key is read too when GET is given.</summary>
+    private static KeySpecFlags SetKeyFlags(int argc, Func<int, byte[]> arg)
+    {
+        for (int i = 3; i < argc; i++)
+            if (Ascii.EqualsIgnoreCase(arg(i), "get"u8)) return KeySpecFlags.RW | KeySpecFlags.Access | KeySpecFlags.Update;
+        return KeySpecFlags.OW | KeySpecFlags.Update;
+    }
+
+    /// <summary>BITFIELD only reads its key when every operation is a GET (OVERFLOW aside).</summary>
+    private static KeySpecFlags BitfieldKeyFlags(int argc, Func<int, byte[]> arg)
+    {
+        for (int i = 2; i < argc; i++)
+        {
+            int remaining = argc - i - 1;
+            var a = arg(i);
+            if (Ascii.EqualsIgnoreCase(a, "get"u8) && remaining >= 2) i += 2;
+            else if (Ascii.EqualsIgnoreCase(a, "overflow"u8) && remaining >= 1) i += 1;
+            else return KeySpecFlags.RW | KeySpecFlags.Access | KeySpecFlags.Update;
+        }
+        return KeySpecFlags.RO | KeySpecFlags.Access;
     }
 }

@@ -70,16 +70,24 @@ public static class Transactions
         c.Flags &= ~ClientFlags.Multi;
         c.Server.Watches.UnwatchAll(c);
         c.Reply.ArrayHeader(queue.Count);
-        int savedArgc = c.Argc;
-        // Blocking commands inside the transaction answer as on timeout instead of blocking.
-        bool denied = c.DenyBlocking;
-        c.DenyBlocking = true;
+        // EXEC's own arguments are needed again afterwards (MONITOR shows "exec", SLOWLOG, replication).
+        var execArgs = c.CopyArgs();
+        // Queued commands must each give one reply now: nothing may block.
+        bool denied = (c.Flags & ClientFlags.DenyBlocking) != 0;
+        c.Flags |= ClientFlags.DenyBlocking;
         foreach (var (cmd, argv) in queue)
         {
             c.SetArgs(argv);
+            c.Cmd = cmd;
+            // The user's rules may have changed since the command was queued.
+            if (c.Server.Acl.CheckQueuedCommand(c, cmd) is string aclError)
+            {
+                c.Reply.Error(aclError);
+                continue;
+            }
             ExecutionGate.Call(c, cmd);
         }
-        c.DenyBlocking = denied;
-        c.Argc = savedArgc;
+        if (!denied) c.Flags &= ~ClientFlags.DenyBlocking;
+        c.SetArgs(execArgs);
     }
 }

@@ -19,6 +19,12 @@ public sealed class Connection
     private byte[]? _spare = new byte[16 * 1024];
     private bool _sending;     // guarded by the server lock
     private int _closed;
+    // Bytes handed to the current send and not yet taken by the socket.
+    private long _inFlight;
+    // Sends are issued in slices of this size so that what is still in flight is known as they go.
+    private const int SendSlice = 128 * 1024;
+    private const int InitialQueryBuffer = 16 * 1024;
+    private const int ResizeThreshold = 32 * 1024;
 
     public Connection(Socket socket, RedisServer server, Client client)
     {
@@ -26,13 +32,25 @@ public sealed class Connection
         _server = server;
         Client = client;
         client.Connection = this;
+        try { Fd = (long)socket.Handle; } catch (ObjectDisposedException) { Fd = -1; }
     }
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
+    /// <summary>The socket's file descriptor (CLIENT LIST fd=).</summary>
+    public long Fd { get; }
+
+    /// <summary>Output handed to a send and not yet taken by the socket.</summary>
+    public long InFlightBytes => Volatile.Read(ref _inFlight);
+
+    /// <summary>All output not yet taken by the socket: the reply buffer plus what is in flight. Output buffer limits apply to this.</summary>
+    public long PendingOutputBytes => Client.Reply.Length + Volatile.Read(ref _inFlight);
+
     public async Task RunAsync()
     {
         var c = Client;
+        // Set when a send already running will close the connection once it has drained.
+        bool handedOff = false;
         try
         {
             while (true)
@@ -48,33 +66,58 @@ public sealed class Connection
 
                 byte[]? toSend = null;
                 int sendLength = 0;
-                bool close;
+                bool closeAsap, closeAfterReply;
                 lock (_server.Sync)
                 {
                     c.QueryEnd += n;
                     _server.Stats.NetInputBytes += n;
+                    _server.Stats.TotalReadsProcessed++;
+                    c.LastInteractionMs = _server.NowMs;
                     c.ProcessInputBuffer();
-                    // Clients this batch released from blocking run their pending input now (Redis's beforeSleep).
+                    // Clients released from CLIENT PAUSE or from blocking by this batch run now, before new
+                    // input from anyone (Redis's beforeSleep).
+                    _server.ResumeReleasedClients();
                     _server.ProcessUnblockedClients();
-                    close = (c.Flags & (ClientFlags.CloseAsap | ClientFlags.CloseAfterReply)) != 0;
-                    if (!_sending && c.Reply.Length > 0)
+                    closeAsap = (c.Flags & ClientFlags.CloseAsap) != 0;
+                    closeAfterReply = (c.Flags & ClientFlags.CloseAfterReply) != 0;
+                    if (!closeAsap && !_sending && c.Reply.Length > 0)
                     {
                         _sending = true;
-                        toSend = c.Reply.Swap(_spare!, out sendLength);
-                        _spare = null;
+                        toSend = TakeReplies(out sendLength);
                     }
-                    // The query buffer's offsets move only here, between receives: input of a released
-                    // client is processed from other threads while its receive is pending.
+                    else if (closeAfterReply && !closeAsap && _sending) handedOff = true;
+                    // Buffer offsets move only here, between receives: no receive is pending into it now.
                     EnsureReceiveSpace();
                 }
+                if (handedOff) return;
+                // Closed ASAP (output or query buffer limit, SHUTDOWN): what is pending is dropped.
+                if (closeAsap) break;
                 if (toSend != null) await SendLoopAsync(toSend, sendLength).ConfigureAwait(false);
-                if (close || IsClosed) break;
+                if (closeAfterReply || IsClosed) break;
             }
         }
         finally
         {
-            Close();
+            if (!handedOff) Close();
         }
+    }
+
+    /// <summary>Swaps the filled reply buffer out for sending (under the lock) and counts it as in flight.</summary>
+    private byte[] TakeReplies(out int length)
+    {
+        var c = Client;
+        var buffer = c.Reply.Swap(_spare!, out length);
+        _spare = null;
+        // The peak is a recent one: it restarts every 5 seconds.
+        long now = _server.NowMs;
+        if (now - c.ReplyPeakResetMs >= 5000)
+        {
+            c.ReplyPeak = 0;
+            c.ReplyPeakResetMs = now;
+        }
+        if (length > c.ReplyPeak) c.ReplyPeak = length;
+        Volatile.Write(ref _inFlight, length);
+        return buffer;
     }
 
     private void EnsureReceiveSpace()
@@ -82,6 +125,14 @@ public sealed class Connection
         var c = Client;
         if (c.QueryStart > 0 && c.QueryStart == c.QueryEnd)
         {
+            c.QueryStart = c.QueryEnd = 0;
+        }
+        // A buffer grown for one big command is given back once recent use (the peak, which the cron
+        // restarts every second) needs less than half of it, keeping room for that peak.
+        if (c.QueryStart == c.QueryEnd && c.QueryNeeded == 0 && c.QueryBuf.Length > ResizeThreshold
+            && c.QueryBuf.Length / 2 > c.QueryBufPeak)
+        {
+            c.QueryBuf = new byte[Math.Max(InitialQueryBuffer, c.QueryBufPeak)];
             c.QueryStart = c.QueryEnd = 0;
         }
         int free = c.QueryBuf.Length - c.QueryEnd;
@@ -101,7 +152,10 @@ public sealed class Connection
         c.QueryEnd = pending;
     }
 
-    /// <summary>Sends <paramref name="buffer"/>, then whatever else accumulated meanwhile, until nothing is left.</summary>
+    /// <summary>
+    /// Sends <paramref name="buffer"/>, then whatever else accumulated meanwhile, until nothing is left;
+    /// then closes the connection if the client asked for it (QUIT, CLIENT KILL of itself).
+    /// </summary>
     private async Task SendLoopAsync(byte[] buffer, int length)
     {
         while (true)
@@ -111,40 +165,56 @@ public sealed class Connection
                 int off = 0;
                 while (off < length)
                 {
-                    int sent = await _socket.SendAsync(buffer.AsMemory(off, length - off), SocketFlags.None).ConfigureAwait(false);
+                    int sent = await _socket.SendAsync(buffer.AsMemory(off, Math.Min(SendSlice, length - off)), SocketFlags.None).ConfigureAwait(false);
                     if (sent <= 0) throw new SocketException((int)SocketError.ConnectionReset);
                     off += sent;
+                    Volatile.Write(ref _inFlight, length - off);
                 }
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                lock (_server.Sync) _sending = false;
+                lock (_server.Sync)
+                {
+                    _sending = false;
+                    Volatile.Write(ref _inFlight, 0);
+                }
                 Close();
                 return;
             }
+            bool closeNow = false;
             lock (_server.Sync)
             {
+                var c = Client;
                 _server.Stats.NetOutputBytes += length;
+                _server.Stats.TotalWritesProcessed++;
+                if ((c.Flags & ClientFlags.Master) == 0) c.LastInteractionMs = _server.NowMs;
                 // Keep small buffers for reuse; let one-off huge replies be collected.
                 _spare = buffer.Length <= 1024 * 1024 ? buffer : new byte[16 * 1024];
-                if (Client.Reply.Length == 0 || IsClosed)
+                if (c.Reply.Length > 0 && !IsClosed && (c.Flags & ClientFlags.CloseAsap) == 0)
                 {
-                    _sending = false;
-                    return;
+                    buffer = TakeReplies(out length);
+                    continue;
                 }
-                buffer = Client.Reply.Swap(_spare, out length);
-                _spare = null;
+                _sending = false;
+                closeNow = !IsClosed && (c.Flags & (ClientFlags.CloseAfterReply | ClientFlags.CloseAsap)) == ClientFlags.CloseAfterReply
+                    && c.Reply.Length == 0;
             }
+            if (closeNow) Close();
+            return;
         }
     }
 
-    /// <summary>Called under the server lock after writing to this client from elsewhere.</summary>
+    /// <summary>
+    /// Called under the server lock after writing to this client from elsewhere (pub/sub, MONITOR,
+    /// unblocking, resumed input): enforces the output buffer limits, then starts a send if none runs.
+    /// </summary>
     public void RequestFlush()
     {
-        if (_sending || Client.Reply.Length == 0 || IsClosed) return;
+        if (IsClosed || (Client.Flags & ClientFlags.CloseAsap) != 0) return;
+        if (_server.CloseClientOnOutputBufferLimit(Client)) return;
+        if (_sending || Client.Reply.Length == 0) return;
         _sending = true;
-        var buffer = Client.Reply.Swap(_spare!, out int length);
-        _spare = null;
+        var buffer = TakeReplies(out int length);
         _ = Task.Run(() => SendLoopAsync(buffer, length));
     }
 
@@ -157,22 +227,28 @@ public sealed class Connection
         lock (_server.Sync) _server.UnlinkClient(Client);
     }
 
-    /// <summary>Closes after the pending replies are sent (CLIENT KILL, QUIT, protocol errors).</summary>
+    /// <summary>
+    /// Marks the client to be closed as soon as possible without sending what it has pending (output
+    /// buffer limits); the close itself happens outside the current command, as registries the client
+    /// is in may be being iterated.
+    /// </summary>
+    public void CloseAsync()
+    {
+        Client.Flags |= ClientFlags.CloseAsap;
+        _ = Task.Run(Close);
+    }
+
+    /// <summary>Closes after the pending replies are sent (called under the server lock).</summary>
     public void CloseAfterFlush()
     {
-        if (_sending) { Client.Flags |= ClientFlags.CloseAsap; return; }
+        Client.Flags |= ClientFlags.CloseAfterReply;
+        if (_sending) return;
         if (Client.Reply.Length > 0)
         {
-            var data = Client.Reply.Written.ToArray();
-            Client.Reply.Clear();
-            _ = Task.Run(async () =>
-            {
-                try { await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false); } catch { }
-                Close();
-            });
+            RequestFlush();
             return;
         }
-        Close();
+        _ = Task.Run(Close);
     }
 
     public static string FormatEndPoint(EndPoint? ep) => ep switch
@@ -182,5 +258,5 @@ public sealed class Connection
         _ => "?:0",
     };
 
-    public long OutputBufferBytes => Client.Reply.Length;
+    public long OutputBufferBytes => PendingOutputBytes;
 }

@@ -25,10 +25,56 @@ public sealed class ReplyWriter
     public ReadOnlySpan<byte> Written => _buf.AsSpan(0, _len);
     public bool IsResp3 => Protocol >= 3;
 
-    /// <summary>Drops everything written after <paramref name="length"/> (CLIENT REPLY OFF/SKIP).</summary>
-    public void Truncate(int length) => _len = Math.Min(_len, length);
+    // Out-of-band pushes (pub/sub messages and confirmations) in the buffer, as [start, end) pairs with
+    // adjacent ones merged. CLIENT REPLY OFF/SKIP silences a command's replies but never pushes, so
+    // Truncate keeps these bytes.
+    private int[] _pushes = Array.Empty<int>();
+    private int _pushPairs;
 
-    public void Clear() => _len = 0;
+    /// <summary>
+    /// Drops the replies written after <paramref name="length"/> (CLIENT REPLY OFF/SKIP), keeping the
+    /// pushes among them, moved down in their order.
+    /// </summary>
+    public void Truncate(int length)
+    {
+        if (length >= _len) return;
+        int write = length;
+        for (int i = 0; i < _pushPairs; i++)
+        {
+            int start = _pushes[2 * i], end = _pushes[2 * i + 1];
+            if (end <= length) continue;
+            int from = Math.Max(start, length);
+            if (from != write) System.Buffer.BlockCopy(_buf, from, _buf, write, end - from);
+            _pushes[2 * i] = write;
+            write += end - from;
+            _pushes[2 * i + 1] = write;
+        }
+        _len = write;
+    }
+
+    /// <summary>Starts an out-of-band push; pass the result to <see cref="EndPush"/> once it is written.</summary>
+    public int BeginPush() => _len;
+
+    /// <summary>Marks the bytes written since <paramref name="start"/> as a push that CLIENT REPLY OFF keeps.</summary>
+    public void EndPush(int start)
+    {
+        if (start == _len) return;
+        if (_pushPairs > 0 && _pushes[2 * _pushPairs - 1] == start)
+        {
+            _pushes[2 * _pushPairs - 1] = _len;
+            return;
+        }
+        if (_pushes.Length < 2 * (_pushPairs + 1)) Array.Resize(ref _pushes, Math.Max(8, _pushes.Length * 2));
+        _pushes[2 * _pushPairs] = start;
+        _pushes[2 * _pushPairs + 1] = _len;
+        _pushPairs++;
+    }
+
+    public void Clear()
+    {
+        _len = 0;
+        _pushPairs = 0;
+    }
 
     /// <summary>Exchanges the filled buffer for <paramref name="spare"/>, so it can be sent while new replies accumulate.</summary>
     public byte[] Swap(byte[] spare, out int length)
@@ -37,15 +83,26 @@ public sealed class ReplyWriter
         length = _len;
         _buf = spare;
         _len = 0;
+        _pushPairs = 0;
         return full;
     }
 
     /// <summary>Drops the first <paramref name="count"/> bytes (after a partial send).</summary>
     public void Consume(int count)
     {
-        if (count >= _len) { _len = 0; return; }
+        if (count >= _len) { Clear(); return; }
         System.Buffer.BlockCopy(_buf, count, _buf, 0, _len - count);
         _len -= count;
+        int kept = 0;
+        for (int i = 0; i < _pushPairs; i++)
+        {
+            int end = _pushes[2 * i + 1] - count;
+            if (end <= 0) continue;
+            _pushes[2 * kept] = Math.Max(0, _pushes[2 * i] - count);
+            _pushes[2 * kept + 1] = end;
+            kept++;
+        }
+        _pushPairs = kept;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -229,5 +286,11 @@ public sealed class ReplyWriter
         System.Buffer.BlockCopy(_buf, mark, _buf, mark + h, _len - mark);
         header[..h].CopyTo(_buf.AsSpan(mark));
         _len += h;
+        // Pushes written inside the aggregate move with it; one that ends at the mark stays put.
+        for (int i = 0; i < _pushPairs; i++)
+        {
+            if (_pushes[2 * i] >= mark) _pushes[2 * i] += h;
+            if (_pushes[2 * i + 1] > mark) _pushes[2 * i + 1] += h;
+        }
     }
 }

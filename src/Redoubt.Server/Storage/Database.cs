@@ -9,13 +9,19 @@ public interface IKeyspaceHooks
     int AccessStamp(int previousMeta);
     void OnKeyExpired(Database db, byte[] key);
     void OnKeyMissOrHit(bool hit);
+    /// <summary>A read lookup found nothing (the "keymiss" keyspace event).</summary>
+    void OnKeyMiss(Database db, ReadOnlySpan<byte> key) { }
+    /// <summary>True while clients are paused (CLIENT PAUSE): expired keys look absent but are not deleted.</summary>
+    bool ExpiryPaused => false;
+    /// <summary>A key was created, including by RENAME, MOVE and COPY (the "new" keyspace event).</summary>
+    void OnKeyAdded(Database db, ReadOnlySpan<byte> key) { }
 }
 
 /// <summary>
 /// One of the numbered databases: the key table, the expire index, and the rules for lazy expiry
 /// and access tracking that every lookup goes through.
 /// </summary>
-public sealed class Database
+public sealed partial class Database
 {
     public readonly int Id;
     private KeyTable _keys;
@@ -48,9 +54,10 @@ public sealed class Database
         int slot = _keys.Find(key);
         if (slot < 0) return -1;
         ref var e = ref _keys.At(slot);
-        if ((e.Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long when) && when <= NowMs())
+        if ((e.Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long when) && when < NowMs())
         {
             if (_hooks.IsReplica) return seeExpired ? slot : -1;
+            if (_hooks.ExpiryPaused) return -1;
             ExpireSlot(slot);
             return -1;
         }
@@ -64,6 +71,7 @@ public sealed class Database
         if (slot < 0)
         {
             _hooks.OnKeyMissOrHit(false);
+            _hooks.OnKeyMiss(this, key);
             return null;
         }
         _hooks.OnKeyMissOrHit(true);
@@ -110,6 +118,7 @@ public sealed class Database
         else
         {
             _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+            _hooks.OnKeyAdded(this, key);
         }
         Version++;
     }
@@ -118,7 +127,9 @@ public sealed class Database
     public int Add(object obj)
     {
         Version++;
-        return _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+        int slot = _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+        _hooks.OnKeyAdded(this, KeyTable.KeyOf(obj));
+        return slot;
     }
 
     /// <summary>Replaces the object at a slot with one carrying the same key, keeping TTL and access data.</summary>
@@ -178,28 +189,6 @@ public sealed class Database
         _hooks.OnKeyExpired(this, KeyTable.KeyOf(obj).ToArray());
     }
 
-    /// <summary>
-    /// One round of active expiry: samples up to <paramref name="samples"/> keys with a TTL and deletes the
-    /// expired ones. Returns (sampled, expired) so the caller can repeat while the expired share is high.
-    /// </summary>
-    public (int Sampled, int Expired) ActiveExpireCycle(int samples, Random rng)
-    {
-        if (_hooks.IsReplica || _expires.Count == 0) return (0, 0);
-        long now = NowMs();
-        int sampled = 0, expired = 0;
-        for (int i = 0; i < samples && _expires.Count > 0; i++)
-        {
-            var (slot, when) = _expires.Sample(rng);
-            sampled++;
-            if (when <= now)
-            {
-                ExpireSlot(slot);
-                expired++;
-            }
-        }
-        return (sampled, expired);
-    }
-
     /// <summary>Empties the database (FLUSHDB); returns how many keys were removed.</summary>
     public long Clear()
     {
@@ -221,5 +210,5 @@ public sealed class Database
 
     /// <summary>True when the key at <paramref name="slot"/> has a TTL that has already passed.</summary>
     public bool IsLogicallyExpired(int slot, long now)
-        => (_keys.At(slot).Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long w) && w <= now;
+        => (_keys.At(slot).Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long w) && w < now;
 }

@@ -1,17 +1,26 @@
 namespace Redoubt.Server.Storage;
 
 /// <summary>
-/// Expire times of the keys that have one, keyed by their <see cref="KeyTable"/> slot (slots never move).
-/// Open addressing with linear probing and backward-shift deletion; random sampling for active expiry
-/// picks a random position and walks forward to the next occupied one, as Redis samples its expires dict.
+/// Expire times of the keys that have one, keyed by their <see cref="KeyTable"/> slot (slots only move
+/// when the cron compacts the table, which re-keys them here). Open addressing with linear probing and
+/// backward-shift deletion; the table doubles past 3/4 full and halves below 1/8 so that sampling and
+/// the active-expiry sweep never walk long runs of empty positions.
 /// </summary>
 public sealed class ExpireIndex
 {
+    private const int MinSize = 16;
+
     private int[] _slots = Array.Empty<int>(); // stored slot + 1, 0 = empty
     private long[] _when = Array.Empty<long>();
     private int _count;
 
+    /// <summary>Where the active-expiry sweep continues (a position, masked by the current size).</summary>
+    public int SweepCursor;
+
     public int Count => _count;
+
+    /// <summary>Number of positions (0 when empty): the sweep's unit of work.</summary>
+    public int Capacity => _slots.Length;
 
     private static int Mix(int slot, int mask) => (int)((uint)(slot * -1640531535) >> 7) & mask;
 
@@ -32,7 +41,7 @@ public sealed class ExpireIndex
 
     public void Set(int slot, long when)
     {
-        if ((_count + 1) * 4 > _slots.Length * 3) Resize(Math.Max(16, _slots.Length * 2));
+        if ((_count + 1) * 4 > _slots.Length * 3) Resize(Math.Max(MinSize, _slots.Length * 2));
         int mask = _slots.Length - 1;
         int i = Mix(slot, mask);
         while (true)
@@ -62,6 +71,13 @@ public sealed class ExpireIndex
             if (s == slot + 1) break;
             i = (i + 1) & mask;
         }
+        RemoveAt(i);
+        return true;
+    }
+
+    private void RemoveAt(int i)
+    {
+        int mask = _slots.Length - 1;
         // Backward-shift deletion keeps probe chains intact without tombstones.
         int hole = i;
         int j = i;
@@ -83,7 +99,7 @@ public sealed class ExpireIndex
         _when[hole] = 0;
         _count--;
         if (_count == 0) Clear();
-        return true;
+        else if (_slots.Length > MinSize && _count * 8 < _slots.Length) Resize(_slots.Length / 2);
     }
 
     public void Clear()
@@ -91,6 +107,7 @@ public sealed class ExpireIndex
         _slots = Array.Empty<int>();
         _when = Array.Empty<long>();
         _count = 0;
+        SweepCursor = 0;
     }
 
     /// <summary>Picks a random key with an expire: (slot, when). Requires Count > 0.</summary>
@@ -100,6 +117,16 @@ public sealed class ExpireIndex
         int i = rng.Next(_slots.Length);
         while (_slots[i] == 0) i = (i + 1) & mask;
         return (_slots[i] - 1, _when[i]);
+    }
+
+    /// <summary>The entry at position <paramref name="pos"/> (masked to the capacity), if occupied.</summary>
+    public bool TryGetAt(int pos, out int slot, out long when)
+    {
+        int i = pos & (_slots.Length - 1);
+        int s = _slots[i];
+        slot = s - 1;
+        when = _when[i];
+        return s != 0;
     }
 
     private void Resize(int size)

@@ -7,9 +7,11 @@ namespace Redoubt.Server.Storage;
 ///
 /// Chained hashing over a power-of-two bucket array, with entries in one struct array so a key costs
 /// one 16-byte entry plus a 4-byte bucket. The key lives inside the stored object, so no hash or key
-/// reference is kept per entry. Entry slots never move (growth copies them in place), which lets
-/// the expire index refer to keys by slot. SCAN uses Redis's reverse-binary cursor over buckets, so
-/// every key present for the whole scan is returned even if the table grows or shrinks between calls.
+/// reference is kept per entry. Entry slots stay put while commands run (growth copies them in
+/// place), which lets the expire index refer to keys by slot; only the cron's <see cref="Compact"/>
+/// moves them, after mass deletions, reporting each move. SCAN uses Redis's reverse-binary cursor over
+/// buckets, so every key present for the whole scan is returned even if the table grows or shrinks
+/// between calls.
 /// </summary>
 public sealed class KeyTable
 {
@@ -151,19 +153,24 @@ public sealed class KeyTable
         _buckets = buckets;
     }
 
-    /// <summary>Calls <paramref name="visit"/> for every slot of the bucket at the cursor; returns the next cursor (0 = done).</summary>
-    public ulong ScanBucket(ulong cursor, Action<int> visit)
+    /// <summary>
+    /// Appends the objects in the bucket at <paramref name="cursor"/> to <paramref name="found"/> and
+    /// returns the next cursor (0 = done). The cursor's low bits select the bucket and it advances by
+    /// incrementing its bits reversed (Redis's dictScan): growing the table splits a bucket into ones
+    /// the cursor has yet to reach, and shrinking merges it into one it has reached or will reach, so
+    /// a key present for the whole scan is returned at least once whatever resizes happen between calls.
+    /// </summary>
+    public ulong ScanBucket(ulong cursor, List<object> found)
     {
         if (Count == 0) return 0;
         ulong mask = (ulong)(_buckets.Length - 1);
         int i = _buckets[(int)(cursor & mask)] - 1;
         while (i >= 0)
         {
-            int next = _entries[i].Next;
-            visit(i);
-            i = next;
+            ref var e = ref _entries[i];
+            found.Add(e.Obj!);
+            i = e.Next;
         }
-        // Reverse-binary increment of the masked bits (Redis's dictScan).
         cursor |= ~mask;
         cursor = ReverseBits(cursor);
         cursor++;
@@ -181,18 +188,69 @@ public sealed class KeyTable
         return (v >> 32) | (v << 32);
     }
 
-    /// <summary>A uniformly chosen bucket's random entry, as Redis's dictGetRandomKey; -1 when empty.</summary>
+    /// <summary>A uniformly chosen occupied slot (RANDOMKEY, eviction sampling); -1 when empty.</summary>
     public int RandomSlot(Random rng)
     {
         if (Count == 0) return -1;
-        // Occupied slots are dense enough after shrinking (load >= 1/8) for sampling slots directly.
-        for (int tries = 0; tries < 1000; tries++)
+        // Slots are at least a quarter occupied once the cron has compacted the table, so a few
+        // random probes almost always hit; after a burst of deletions a forward walk bounds the cost.
+        for (int tries = 0; tries < 64; tries++)
         {
             int slot = rng.Next(_used);
             if (_entries[slot].Obj != null) return slot;
         }
-        for (int i = 0; i < _used; i++) if (_entries[i].Obj != null) return i;
+        int start = rng.Next(_used);
+        for (int n = 0; n < _used; n++)
+        {
+            int slot = start + n < _used ? start + n : start + n - _used;
+            if (_entries[slot].Obj != null) return slot;
+        }
         return -1;
+    }
+
+    /// <summary>True when so few of the handed-out slots are still used that <see cref="Compact"/> is worth its O(n).</summary>
+    public bool NeedsCompaction => _used > MinBuckets && Count < _used / 4;
+
+    /// <summary>
+    /// Moves entries down into free slots so the slots in use are [0, Count), shrinks the entry array and
+    /// rebuilds the buckets. Slots are stable between calls of this, so callers that index by slot (the
+    /// expire index) are told of every move. Called from the cron, never while a command holds a slot.
+    /// </summary>
+    public void Compact(Action<int, int> moved)
+    {
+        int count = Count;
+        if (count == 0)
+        {
+            Clear();
+            return;
+        }
+        var entries = _entries;
+        int lo = 0, hi = _used - 1;
+        while (true)
+        {
+            while (lo < hi && entries[lo].Obj != null) lo++;
+            while (hi > lo && entries[hi].Obj == null) hi--;
+            if (lo >= hi) break;
+            entries[lo] = entries[hi];
+            entries[hi] = default;
+            moved(hi, lo);
+        }
+        int size = MinBuckets;
+        while (size < count) size *= 2;
+        if (size < entries.Length)
+        {
+            var smaller = new Entry[size];
+            Array.Copy(entries, smaller, count);
+            _entries = smaller;
+        }
+        else
+        {
+            Array.Clear(entries, count, _used - count);
+        }
+        _used = count;
+        _freeList = -1;
+        _freeCount = 0;
+        Resize(_buckets.Length);
     }
 
     /// <summary>All occupied slots, in slot order (KEYS, FLUSH, SAVE). Callers must not mutate while enumerating.</summary>

@@ -86,6 +86,24 @@ public static class StringRecord
         return grown;
     }
 
+    /// <summary>
+    /// Shortens the value of <paramref name="rec"/> to its first <paramref name="newLength"/> bytes. A
+    /// grown record only takes the new length (what is cut off becomes spare room, so edits that shrink
+    /// and regrow a value, like sparse HyperLogLog updates, do not reallocate); an exact record is copied
+    /// into a new exact one. The caller stores the result with Database.ReplaceAt.
+    /// </summary>
+    public static byte[] ShrinkValue(byte[] rec, int newLength)
+    {
+        int header = ReadVarint(rec, out int h);
+        int keyLen = header >> 1;
+        if ((header & 1) != 0)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(rec.AsSpan(h + keyLen), newLength);
+            return rec;
+        }
+        return Create(new ReadOnlySpan<byte>(rec, h, keyLen), new ReadOnlySpan<byte>(rec, h + keyLen, newLength));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ReadOnlySpan<byte> Key(byte[] rec)
     {

@@ -212,7 +212,7 @@ internal static class ServerSpecs
         new("replicaof", 3, CommandFlags.Admin | CommandFlags.NoScript | CommandFlags.Stale | CommandFlags.NoAsyncLoading, AclCategories.Admin | AclCategories.Slow | AclCategories.Dangerous,
             [],
             "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", "O(1)"),
-        new("restore-asking", -4, CommandFlags.Write | CommandFlags.DenyOom, AclCategories.Keyspace | AclCategories.Write | AclCategories.Slow | AclCategories.Dangerous,
+        new("restore-asking", -4, CommandFlags.Write | CommandFlags.DenyOom | CommandFlags.Asking, AclCategories.Keyspace | AclCategories.Write | AclCategories.Slow | AclCategories.Dangerous,
             [KeySpec.Range(KeySpecFlags.OW | KeySpecFlags.Update, 1)],
             "server", "3.0.0", "An internal command for migrating keys in a cluster", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."),
         new("role", 1, CommandFlags.NoScript | CommandFlags.Loading | CommandFlags.Stale | CommandFlags.Fast | CommandFlags.Sentinel, AclCategories.Admin | AclCategories.Fast | AclCategories.Dangerous,

@@ -537,3 +537,99 @@ public sealed class ListObjectModelTests
         Assert.Equal("value:77777", Encoding.ASCII.GetString(v));
     }
 }
+
+/// <summary>Lists seen through the other families: OBJECT, DEBUG, CONFIG, MEMORY, COPY/RENAME/SWAPDB waking blocked clients.</summary>
+public sealed class ListIntegrationTests : IDisposable
+{
+    private readonly ServerProcess _server = new(null, "--enable-debug-command", "yes");
+
+    public void Dispose() => _server.Dispose();
+
+    private static object?[] Arr(params object?[] items) => items;
+
+    private static long BlockedClients(RespClient c)
+    {
+        string info = (string)c.Call("INFO", "clients")!;
+        var line = info.Split("\r\n").First(l => l.StartsWith("blocked_clients:", StringComparison.Ordinal));
+        return long.Parse(line["blocked_clients:".Length..]);
+    }
+
+    private static void WaitForBlocked(RespClient c, long count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (BlockedClients(c) != count)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("blocked clients never reached " + count);
+            Thread.Sleep(5);
+        }
+    }
+
+    [Fact]
+    public void EncodingDigestAndMemory()
+    {
+        using var c = _server.Connect();
+        c.Call("RPUSH", "dl", "a", "bb", "", "12345");
+        c.Call("RPUSH", "dl2", "x");
+        Assert.Equal("quicklist", c.Call("OBJECT", "ENCODING", "dl"));
+        Assert.Equal("list", c.Call("TYPE", "dl"));
+        // Values taken from redis-server 7.0.15 with the same contents.
+        Assert.Equal(Arr("8929ac27d680e8e597fb506ceb4027668f4db1c9"), c.Call("DEBUG", "DIGEST-VALUE", "dl"));
+        Assert.Equal("1f96d84f5692d292617e5246e403e9e1bd74d5a0", c.Call("DEBUG", "DIGEST"));
+        Assert.InRange((long)c.Call("MEMORY", "USAGE", "dl")!, 50, 1000);
+        Assert.Equal(1L, c.Call("COPY", "dl", "dl3"));
+        c.Call("RPUSH", "dl3", "more");
+        Assert.Equal(4L, c.Call("LLEN", "dl"));
+        Assert.Equal(5L, c.Call("LLEN", "dl3"));
+    }
+
+    [Fact]
+    public void NodeSettingsChangeStorageNotReplies()
+    {
+        using var c = _server.Connect();
+        Assert.Equal("OK", c.Call("CONFIG", "SET", "list-max-ziplist-size", "1"));
+        Assert.Equal("OK", c.Call("DEBUG", "QUICKLIST-PACKED-THRESHOLD", "10b"));
+        try
+        {
+            var big = new string('p', 40);
+            c.Call("RPUSH", "ns", "a", big, "b");
+            c.Call("LINSERT", "ns", "AFTER", big, big + "2");
+            c.Call("LSET", "ns", "0", big + "0");
+            c.Call("LPUSH", "ns", "x");
+            Assert.Equal(Arr("x", big + "0", big, big + "2", "b"), c.Call("LRANGE", "ns", "0", "-1"));
+            Assert.Equal(1L, c.Call("LREM", "ns", "0", big));
+            Assert.Equal(Arr(big + "2", "b"), c.Call("LRANGE", "ns", "-2", "-1"));
+        }
+        finally
+        {
+            c.Call("CONFIG", "SET", "list-max-ziplist-size", "-2");
+            c.Call("DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0");
+        }
+    }
+
+    [Fact]
+    public void KeysMovedIntoPlaceWakeBlockedClients()
+    {
+        using var r = _server.Connect();
+        using var rd = _server.Connect();
+        r.Call("DEL", "{mv}foo", "{mv}bob");
+        rd.SendRaw(RespClient.Encode("BLPOP", "{mv}foo", "0"));
+        WaitForBlocked(r, 1);
+        r.Call("LPUSH", "{mv}bob", "abc", "def", "hij");
+        r.Call("RENAME", "{mv}bob", "{mv}foo");
+        Assert.Equal(Arr("{mv}foo", "hij"), rd.Read());
+
+        // SWAPDB brings a list into the database a client waits in.
+        r.Call("SELECT", "1");
+        r.Call("RPUSH", "sw", "hello");
+        r.Call("SELECT", "9");
+        r.Call("DEL", "sw");
+        rd.Call("SELECT", "9");
+        rd.SendRaw(RespClient.Encode("BRPOP", "sw", "5"));
+        WaitForBlocked(r, 1);
+        r.Call("SWAPDB", "1", "9");
+        Assert.Equal(Arr("sw", "hello"), rd.Read());
+        Assert.Equal(0L, BlockedClients(r));
+        string clients = (string)r.Call("INFO", "clients")!;
+        Assert.Contains("clients_in_timeout_table:0", clients);
+    }
+}

@@ -35,8 +35,9 @@ public abstract class BlockedRequest
 
     /// <summary>
     /// Called, in blocking order, for each client waiting on <paramref name="key"/> after the key was
-    /// signaled ready. Replies to <paramref name="receiver"/> and returns true when it has been served
-    /// (an error reply counts: the client is released either way); false leaves it blocked.
+    /// signaled ready (also when the key has since been deleted or changed type). Replies to
+    /// <paramref name="receiver"/> and returns true when it has been served (an error reply counts:
+    /// the client is released either way); false leaves it blocked.
     /// </summary>
     public abstract bool TryServe(Client receiver, byte[] key);
 

@@ -265,8 +265,10 @@ public sealed class BlockingRegistry
     {
         var map = WaitersOf(db.Id, create: false);
         if (map is null || !map.TryGetValue(key, out var queue)) return;
-        // Looking the key up expires it if its time has passed: then there is nothing to serve.
-        if (db.Peek(key) is null) return;
+        // Looking the key up expires it if its time has passed. Requests are asked even about a key
+        // that is gone (a stream reader in a group must then be told), but serving stops once a key
+        // that was there has been emptied.
+        bool existed = db.Peek(key) != null;
         var stats = _server.Stats;
         foreach (var receiver in queue.ToArray())
         {
@@ -275,11 +277,17 @@ public sealed class BlockingRegistry
             long errorsBefore = stats.TotalErrorReplies;
             long start = Stopwatch.GetTimestamp();
             receiver.Cmd = req.Command;
-            if (!req.TryServe(receiver, key)) continue;
+            // The receiver runs its command now: it is the current client while it does.
+            var previous = _server.CurrentClient;
+            _server.CurrentClient = receiver;
+            bool served;
+            try { served = req.TryServe(receiver, key); }
+            finally { _server.CurrentClient = previous; }
+            if (!served) continue;
             long micros = (Stopwatch.GetTimestamp() - start) * 1_000_000 / Stopwatch.Frequency;
             Completed(receiver, req, micros, stats.TotalErrorReplies != errorsBefore);
             Release(receiver, reprocess: true);
-            if (db.Peek(key) is null) break;
+            if (existed && db.Peek(key) is null) break;
         }
     }
 

@@ -4,9 +4,9 @@ namespace Redoubt.Server.Storage;
 /// A list value, laid out like Redis's quicklist: a doubly linked chain of nodes, each one byte array
 /// holding a run of elements packed back to back. An element costs its bytes plus a length prefix and
 /// a mirrored length suffix (one byte each below 128 bytes), so the chain can be walked both ways
-/// without per-element objects: a million short elements are a few hundred arrays, not a million.
-/// Nodes keep free room at the end that grows, so pushes and pops at either end are amortized O(1);
-/// index lookups skip whole nodes by their counts and scan one node from its nearer end.
+/// without per-element objects: a million short elements fill under two thousand arrays, not a million.
+/// Nodes keep free room on the side pushes arrive from, so pushes and pops at either end are amortized
+/// O(1); index lookups skip whole nodes by their counts and scan one node from its nearer end.
 /// Node size follows list-max-listpack-size ("fill"): negative values cap a node's bytes at 4..64 KB,
 /// positive values cap its element count (with an 8 KB safety limit), as Redis does. Elements of at
 /// least <see cref="PackedThreshold"/> bytes get a node of their own (Redis's plain nodes).

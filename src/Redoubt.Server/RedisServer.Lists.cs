@@ -11,9 +11,26 @@ public sealed partial class RedisServer
     /// </summary>
     public int ListMaxListpackSize => (int)Math.Clamp(Config.ListMaxListpackSize, int.MinValue, int.MaxValue);
 
-    /// <summary>Registers how lists take part in DEBUG DIGEST (called once when commands are bound).</summary>
+    /// <summary>Links lists into DEBUG DIGEST and SORT (called once when commands are bound).</summary>
     internal void AttachLists()
     {
+        ListItems = static value =>
+        {
+            var list = (ListObject)value;
+            var items = new List<byte[]>((int)Math.Min(list.Count, int.MaxValue));
+            if (list.TrySeek(0, out var cur))
+            {
+                do items.Add(ListObject.Current(cur).ToArray());
+                while (ListObject.MoveNext(ref cur));
+            }
+            return items;
+        };
+        CreateListFromItems = (key, items) =>
+        {
+            var list = new ListObject(key, ListMaxListpackSize);
+            foreach (var item in items) list.PushTail(item);
+            return list;
+        };
         // Redis's xorObjectDigest: the elements mixed in order, head to tail.
         ValueDigesters[RedisType.List] = static (value, digest) =>
         {

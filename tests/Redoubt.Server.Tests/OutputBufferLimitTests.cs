@@ -73,7 +73,7 @@ public sealed class OutputBufferLimitTests
             long omem = long.Parse(System.Text.RegularExpressions.Regex.Match(line, @"omem=(\d+)").Groups[1].Value);
             if (omem >= 150000) break;
         }
-        Assert.True(SpinUntil(() => !Listed(writer, "softmon"), 5000), "soft limit never enforced");
+        Assert.True(SpinUntil(() => !Listed(writer, "softmon"), 15000), "soft limit never enforced");
     }
 
     private static bool SpinUntil(Func<bool> condition, int timeoutMs = 5000)

@@ -26,6 +26,8 @@ public static class CommandBindings
         PubSubCommands.Bind(t);
         server.AttachPubSub();
         HyperLogLogCommands.Bind(t);
+        GeoCommands.Bind(t);
+        SortCommands.Bind(t);
         ListCommands.Bind(t);
         server.AttachLists();
         server.AttachBlocking();

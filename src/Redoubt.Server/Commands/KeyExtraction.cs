@@ -92,7 +92,9 @@ public static class KeyExtraction
     {
         positions.Add(1);
         flags?.Add(KeySpecFlags.RO | KeySpecFlags.Access);
-        // Skip option arguments so that "BY"/"GET" patterns are not taken for STORE's key.
+        // Skip option arguments so that "BY"/"GET" patterns are not taken for STORE's key. Only the
+        // last STORE counts, as in SORT itself; the word after STORE is scanned again like Redis does.
+        int store = -1;
         for (int i = 2; i < argc; i++)
         {
             string a = Encoding.ASCII.GetString(arg(i)).ToLowerInvariant();
@@ -102,14 +104,14 @@ public static class KeyExtraction
                 case "get":
                 case "by": i += 1; break;
                 case "store":
-                    if (i + 1 < argc)
-                    {
-                        positions.Add(i + 1);
-                        flags?.Add(KeySpecFlags.OW | KeySpecFlags.Update);
-                    }
-                    i += 1;
+                    if (i + 1 < argc) store = i + 1;
                     break;
             }
+        }
+        if (store > 0)
+        {
+            positions.Add(store);
+            flags?.Add(KeySpecFlags.OW | KeySpecFlags.Update);
         }
         return true;
     }

@@ -181,6 +181,18 @@ public static partial class SortedSetCommands
             }
         }
 
+        ZAddElements(c, flags, ch, elements, scoreIdx + 1, 2, default);
+    }
+
+    /// <summary>
+    /// The update half of ZADD, shared with GEOADD: adds <paramref name="elements"/> members, the j-th
+    /// at argument <paramref name="firstMember"/> + j * <paramref name="stride"/>, with its score taken
+    /// from <paramref name="scores"/> or, when that is empty, parsed from the argument just before the
+    /// member (already validated). Replies, signals, notifies "zadd"/"zincr" and counts dirty.
+    /// </summary>
+    internal static void ZAddElements(Client c, ZAddFlags flags, bool ch, int elements, int firstMember, int stride, ReadOnlySpan<double> scores)
+    {
+        bool incr = (flags & ZAddFlags.Incr) != 0, xx = (flags & ZAddFlags.XX) != 0;
         var key = c.Arg(1);
         var db = c.Db;
         if (!TryWrite(c, key, out var z, out _)) return;
@@ -190,7 +202,7 @@ public static partial class SortedSetCommands
         if (z is null && !xx)
         {
             var limits = c.Server.ZSetLimits;
-            bool listpack = limits.MaxEntries != 0 && limits.MaxValue >= c.Arg(scoreIdx + 1).Length;
+            bool listpack = limits.MaxEntries != 0 && limits.MaxValue >= c.Arg(firstMember).Length;
             z = new SortedSetObject(key.ToArray(), listpack, elements);
             db.Add(z);
         }
@@ -200,8 +212,11 @@ public static partial class SortedSetCommands
             var limits = z.IsListpack ? c.Server.ZSetLimits : ZSetLimits.Default;
             for (int j = 0; j < elements; j++)
             {
-                CStrtod.TryParseWhole(c.Arg(scoreIdx + j * 2), out double s);
-                var result = z.Add(s, c.Arg(scoreIdx + 1 + j * 2), flags, limits, out double newScore);
+                int memberIdx = firstMember + j * stride;
+                double s;
+                if (scores.IsEmpty) CStrtod.TryParseWhole(c.Arg(memberIdx - 1), out s);
+                else s = scores[j];
+                var result = z.Add(s, c.Arg(memberIdx), flags, limits, out double newScore);
                 if ((result & ZAddResult.Nan) != 0)
                 {
                     c.Reply.Error("resulting score is not a number (NaN)");

@@ -20,6 +20,8 @@ public sealed partial class Client
         var server = Server;
         Parser.ProtoMaxBulkLen = server.Config.ProtoMaxBulkLen;
         LastInteractionMs = server.NowMs;
+        // The peak counts what was read, before it is consumed (the buffer must have room for it).
+        if (QueryEnd - QueryStart > QueryBufPeak) QueryBufPeak = QueryEnd - QueryStart;
         while (QueryStart < QueryEnd)
         {
             if ((Flags & (ClientFlags.Blocked | ClientFlags.CloseAfterReply | ClientFlags.CloseAsap)) != 0) break;

@@ -198,7 +198,14 @@ public sealed partial class RedisServer
         {
             // Query buffer peaks are recent ones, so a buffer grown once can shrink back.
             _lastPeakResetMs = now;
-            foreach (var c in Clients.Values) c.QueryBufPeak = Math.Max(c.QueryEnd - c.QueryStart, c.QueryNeeded);
+            foreach (var c in Clients.Values)
+            {
+                c.QueryBufPeak = Math.Max(c.QueryEnd - c.QueryStart, c.QueryNeeded);
+                // A client idle for over 2 seconds gives back a query buffer holding nothing but spare room.
+                if (c.Connection != null && c.QueryStart == c.QueryEnd && c.QueryBuf.Length - c.QueryEnd > 4096
+                    && now / 1000 - c.LastInteractionMs / 1000 > 2)
+                    c.Connection.ReleaseIdleQueryBuffer();
+            }
         }
         if (_overSoftLimit.Count == 0) return;
         foreach (var c in _overSoftLimit.ToArray())

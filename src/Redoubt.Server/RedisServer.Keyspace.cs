@@ -143,6 +143,7 @@ public sealed partial class RedisServer
 
         long elapsedMicros = (Stopwatch.GetTimestamp() - start) * 1_000_000 / Stopwatch.Frequency;
         ExpireCycleMicros += elapsedMicros;
+        AddLatencySample("expire-cycle", elapsedMicros / 1000);
         Stats.ExpireCycleCpuMilliseconds = ExpireCycleMicros / 1000;
         double current = totalSampled > 0 ? (double)totalExpired / totalSampled : 0;
         // Running estimate of the stale share; this cycle weighs 5%.

@@ -52,6 +52,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Acl.Attach(this);
         CommandBindings.BindAll(this);
         InitIntrospection();
+        CronHooks.Add(ShutdownCron);
     }
 
     public long NowMs => Database.NowMs();
@@ -111,9 +112,11 @@ public sealed partial class RedisServer : IKeyspaceHooks
         if (listen) BindListeners();
         // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
         foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);
+        if (_unixListener != null) _ = AcceptLoopAsync(_unixListener, unix: true);
         _cronThread = new Thread(CronLoop) { IsBackground = true, Name = "cron" };
         _cronThread.Start();
-        Log.Notice("Ready to accept connections");
+        if (_listeners.Count > 0 || !listen) Log.Notice("Ready to accept connections");
+        if (_unixListener != null) Log.Notice("The server is now ready to accept connections at " + Config.UnixSocket);
     }
 
     /// <summary>Opens the TCP listeners for start-up; throws with the message to exit with.</summary>
@@ -121,11 +124,12 @@ public sealed partial class RedisServer : IKeyspaceHooks
     {
         if (Config.Port != 0 && !ListenToPort(Config.Port, _listeners))
             throw new InvalidOperationException($"Failed listening on port {Config.Port} (TCP), aborting.");
-        if (_listeners.Count == 0 && Config.UnixSocket.Length == 0)
+        OpenUnixSocket();
+        if (_listeners.Count == 0 && _unixListener is null)
             throw new InvalidOperationException("Configured to not listen anywhere, exiting.");
     }
 
-    private async Task AcceptLoopAsync(Socket listener)
+    private async Task AcceptLoopAsync(Socket listener, bool unix = false)
     {
         while (!ShuttingDown)
         {
@@ -133,15 +137,15 @@ public sealed partial class RedisServer : IKeyspaceHooks
             try { socket = await listener.AcceptAsync().ConfigureAwait(false); }
             catch (ObjectDisposedException) { return; }
             catch (SocketException) { if (ShuttingDown) return; continue; }
-            try { AcceptClient(socket); }
+            try { AcceptClient(socket, unix); }
             catch (Exception e) { Log.Warning("Error accepting a client connection: " + e.Message); socket.Dispose(); }
         }
     }
 
-    private void AcceptClient(Socket socket)
+    private void AcceptClient(Socket socket, bool unix)
     {
-        socket.NoDelay = true;
-        if (Config.TcpKeepAlive > 0)
+        if (!unix) socket.NoDelay = true;
+        if (Config.TcpKeepAlive > 0 && !unix)
         {
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)Config.TcpKeepAlive);
@@ -158,7 +162,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
                 TrySendAndClose(socket, "-ERR max number of clients reached\r\n"u8);
                 return;
             }
-            bool loopback = IsLocalAddress(socket.RemoteEndPoint);
+            bool loopback = unix || IsLocalAddress(socket.RemoteEndPoint);
             if (ProtectedModeRejects(loopback))
             {
                 Stats.RejectedConnections++;
@@ -167,16 +171,18 @@ public sealed partial class RedisServer : IKeyspaceHooks
             }
             client = new Client(Interlocked.Increment(ref _nextClientId), this)
             {
-                Address = Connection.FormatEndPoint(socket.RemoteEndPoint),
-                LocalAddress = Connection.FormatEndPoint(socket.LocalEndPoint),
+                // A unix socket peer is named after the server's socket path, as Redis does.
+                Address = unix ? Config.UnixSocket + ":0" : Connection.FormatEndPoint(socket.RemoteEndPoint),
+                LocalAddress = unix ? Config.UnixSocket + ":0" : Connection.FormatEndPoint(socket.LocalEndPoint),
                 IsLoopback = loopback,
+                IsUnixSocket = unix,
             };
             client.Authenticated = !AuthRequiredFor(client.User);
             conn = new Connection(socket, this, client);
             Clients[client.Id] = client;
             Stats.TotalConnectionsReceived++;
         }
-        Log.Verbose($"Accepted {client.Address}");
+        Log.Verbose(unix ? "Accepted connection to " + Config.UnixSocket : $"Accepted {client.Address}");
         _ = conn.RunAsync();
     }
 
@@ -284,6 +290,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
         }
         ShuttingDown = true;
         foreach (var l in _listeners) l.Dispose();
+        CloseUnixSocket();
         if (Config.PidFile.Length > 0)
         {
             Log.Notice("Removing the pid file.");

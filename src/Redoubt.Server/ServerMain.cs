@@ -239,18 +239,7 @@ public static class ServerMain
     private static void OnSignal(PosixSignalContext ctx, RedisServer server, string name, int flags)
     {
         ctx.Cancel = true;
-        server.Log.Warning($"Received {name} scheduling shutdown...");
-        ThreadPool.UnsafeQueueUserWorkItem(_ =>
-        {
-            lock (server.Sync)
-            {
-                if (server.ShuttingDown) return;
-                bool noSave = (flags & ServerConfig.ShutdownFlags.NoSave) != 0;
-                bool force = (flags & ServerConfig.ShutdownFlags.Force) != 0;
-                if (server.Shutdown(noSave, force) != null)
-                    server.Log.Warning($"{name} received but errors trying to shut down the server, check the logs for more information");
-            }
-        }, null);
+        server.OnShutdownSignal(name, flags);
     }
 
     // ---- supervision ---------------------------------------------------------

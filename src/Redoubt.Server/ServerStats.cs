@@ -7,6 +7,11 @@ public sealed class ServerStats
     public long NetInputBytes, NetOutputBytes;
     public long ExpiredKeys, EvictedKeys, KeyspaceHits, KeyspaceMisses;
     public long TotalErrorReplies, UnexpectedErrorReplies;
+    /// <summary>
+    /// TotalErrorReplies when the last command call started or ended: a call failed when errors grew past
+    /// it. Nested calls (EXEC's queue, scripts) move it, so an error is charged to the inner command only.
+    /// </summary>
+    internal long ErrorRepliesMark;
     public long ExpiredStalePercentage, ExpireCycleCpuMilliseconds;
     public long ClientQueryBufferLimitDisconnections, ClientOutputBufferLimitDisconnections;
     public long TotalReadsProcessed, TotalWritesProcessed;

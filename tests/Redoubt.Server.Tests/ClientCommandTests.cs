@@ -250,6 +250,8 @@ public sealed class ClientPauseTests : IClassFixture<SharedServer>
             Assert.Equal("ERR wrong number of arguments for 'set' command", reader.Call("SET", "x")!.ToString());
             var list = ((string)admin.Call("CLIENT", "LIST")!).Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal(3, list.Count(l => l.Contains(" flags=b ") && l.Contains(" cmd=set ")));
+            // Held-back clients count as blocked, which is what the suite waits on.
+            Assert.Contains("blocked_clients:3\r\n", (string)admin.Call("INFO", "clients")!);
         }
         finally
         {

@@ -29,6 +29,31 @@ public sealed class DebugTests : IClassFixture<ServerPair>
     }
 
     [Fact]
+    public void ConfigRewriteForceAllWritesEveryDirectiveAndTheServerReadsThemBack()
+    {
+        using var ours = _pair.Ours.Connect();
+        Assert.Equal("ERR CONFIG-REWRITE-FORCE-ALL failed: Bad address",
+            Assert.IsType<RespError>(ours.Call("DEBUG", "CONFIG-REWRITE-FORCE-ALL")).Message);
+
+        string conf;
+        using (var server = new ServerProcess("maxmemory 1mb\n", "--enable-debug-command", "yes"))
+        {
+            using var c = server.Connect();
+            Assert.Equal("OK", c.Call("DEBUG", "CONFIG-REWRITE-FORCE-ALL"));
+            conf = File.ReadAllText(Path.Combine(server.Dir, "redis.conf"));
+        }
+        // Defaults are written too, not only what differs from them.
+        var lines = conf.Split('\n');
+        Assert.Contains("hz 10", lines);
+        Assert.Contains("maxmemory 1mb", lines);
+        Assert.Contains("latency-monitor-threshold 0", lines);
+        // The first server's directory is gone: start the second one in its own.
+        using var again = new ServerProcess(string.Join('\n', lines.Where(l => !l.StartsWith("dir "))));
+        using var r = again.Connect();
+        Assert.Equal(new object?[] { "maxmemory", "1048576" }, (object?[])r.Call("CONFIG", "GET", "maxmemory")!);
+    }
+
+    [Fact]
     public void DigestOfStringDatasetsEqualsRealRedis()
     {
         SameOnBoth(

@@ -122,6 +122,29 @@ public sealed class InfoTests : IClassFixture<ServerPair>
     }
 
     [Fact]
+    public void AFailureInsideExecIsChargedToTheQueuedCommandOnly()
+    {
+        using var c = _pair.Ours.Connect();
+        long Count(string cmd, string what)
+        {
+            var f = Fields((string)c.Call("INFO", "commandstats")!);
+            return f.TryGetValue("cmdstat_" + cmd, out var v) ? long.Parse(Regex.Match(v, what + "=(\\d+)").Groups[1].Value) : 0;
+        }
+        long execFailed = Count("exec", "failed_calls"), selectFailed = Count("select", "failed_calls");
+        long execCalls = Count("exec", "calls");
+        Assert.Equal("OK", c.Call("MULTI"));
+        Assert.Equal("QUEUED", c.Call("SELECT", "999"));
+        var res = (object?[])c.Call("EXEC")!;
+        Assert.IsType<RespError>(res[0]);
+        Assert.Equal(execCalls + 1, Count("exec", "calls"));
+        Assert.Equal(execFailed, Count("exec", "failed_calls"));
+        Assert.Equal(selectFailed + 1, Count("select", "failed_calls"));
+        // EXEC's own error is still its own.
+        Assert.IsType<RespError>(c.Call("EXEC"));
+        Assert.Equal(execFailed + 1, Count("exec", "failed_calls"));
+    }
+
+    [Fact]
     public void ErrorStatsCountByErrorCode()
     {
         using var c = _pair.Ours.Connect();

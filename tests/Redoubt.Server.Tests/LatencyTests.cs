@@ -35,16 +35,19 @@ public sealed class LatencyTests : IClassFixture<LatencyServer>
 
         var history = (object?[])c.Call("LATENCY", "HISTORY", "command")!;
         Assert.NotEmpty(history);
-        var sample = (object?[])history[^1]!;
-        Assert.Equal(cmdEvent[1], sample[0]);
+        Assert.Contains(history.Cast<object?[]>(), sample => Equals(sample[0], cmdEvent[1]));
 
         string graph = (string)c.Call("LATENCY", "GRAPH", "command")!;
         var lines = graph.Split('\n');
         Assert.Matches(@"^command - high \d+ ms, low \d+ ms \(all time high \d+ ms\)$", lines[0]);
         Assert.Equal(new string('-', 80), lines[1]);
-        // One sample: a flat line at the bottom row, labelled with its age.
-        Assert.Equal("_", lines[5].Trim());
-        Assert.Matches(@"^\d", lines[7]);
+        // One sample: a flat line at the bottom row, labelled with its age. (On a loaded machine another
+        // command may take a millisecond too and add a sample: the shape is then not this one.)
+        if (((object?[])c.Call("LATENCY", "HISTORY", "command")!).Length == 1)
+        {
+            Assert.Equal("_", lines[5].Trim());
+            Assert.Matches(@"^\d", lines[7]);
+        }
 
         string doctor = (string)c.Call("LATENCY", "DOCTOR")!;
         Assert.StartsWith("Dave, I have observed latency spikes in this Redis instance.", doctor);
@@ -97,6 +100,31 @@ public sealed class LatencyTests : IClassFixture<LatencyServer>
         Assert.Equal("LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", help[0]);
         Assert.Equal(17, help.Length);
         Assert.Equal("ERR wrong number of arguments for 'latency|help' command", c.Call("LATENCY", "HELP", "xxx")!.ToString());
+    }
+}
+
+public sealed class ExpireCycleLatencyTests
+{
+    [Fact]
+    public void ALongActiveExpireCycleIsAnExpireCycleEvent()
+    {
+        using var server = new ServerProcess(null, "--latency-monitor-threshold", "1");
+        using var c = server.Connect();
+        // Enough keys expiring together that the cycle runs up to its time limit (25 ms at hz 10).
+        const int keys = 50_000;
+        var batch = new MemoryStream();
+        for (int i = 0; i < keys; i++) batch.Write(RespClient.Encode("SET", "exp:" + i, "v", "PX", "100"));
+        c.SendRaw(batch.ToArray());
+        for (int i = 0; i < keys; i++) Assert.Equal("OK", c.Read());
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while ((long)c.Call("DBSIZE")! > 0)
+        {
+            Assert.True(sw.ElapsedMilliseconds < 20000, "keys were not expired");
+            Thread.Sleep(50);
+        }
+        var latest = ((object?[])c.Call("LATENCY", "LATEST")!).Cast<object?[]>();
+        var e = latest.Single(x => (string)x[0]! == "expire-cycle");
+        Assert.True((long)e[2]! >= 1);
     }
 }
 

@@ -153,7 +153,8 @@ public static class ExecutionGate
     public static void Call(Client c, Command cmd)
     {
         var server = c.Server;
-        long errorsBefore = server.Stats.TotalErrorReplies;
+        var stats = server.Stats;
+        stats.ErrorRepliesMark = stats.TotalErrorReplies;
         c.ClearRedactions();
         long start = Stopwatch.GetTimestamp();
         c.Cmd = cmd;
@@ -162,7 +163,8 @@ public static class ExecutionGate
         long micros = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
         cmd.Calls++;
         cmd.MicrosecondsTotal += micros;
-        if (server.Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;
+        if (stats.TotalErrorReplies > stats.ErrorRepliesMark) cmd.FailedCalls++;
+        stats.ErrorRepliesMark = stats.TotalErrorReplies;
         server.Stats.TotalCommandsProcessed++;
         // EXEC and scripts run other commands through here, which leaves c.Cmd at the last of them.
         c.Cmd = cmd;

@@ -134,8 +134,21 @@ public static partial class ServerCommands
         }
         else if (c.ArgIs(1, "digest-value"u8) && argc >= 2) DebugDigestValue(c);
         else if (c.ArgIs(1, "protocol"u8) && argc == 3) DebugProtocol(c);
+        else if (c.ArgIs(1, "config-rewrite-force-all"u8) && argc == 2) DebugConfigRewriteForceAll(c);
         else if (server.DebugExtensions.TryGetValue(c.ArgString(1), out var extension)) extension(c);
         else SubcommandSyntaxError(c);
+    }
+
+    /// <summary>
+    /// Writes every directive to the config file, defaults included, so a test can check that the server
+    /// reads back everything it writes. Without a config file there is no path to open (EFAULT).
+    /// </summary>
+    private static void DebugConfigRewriteForceAll(Client c)
+    {
+        var config = c.Server.Config;
+        string? err = config.ConfigFile is null ? "Bad address" : config.Rewrite(forceAll: true);
+        if (err != null) c.Reply.Error("CONFIG-REWRITE-FORCE-ALL failed: " + err);
+        else c.Reply.Ok();
     }
 
     /// <summary>strtod-like: the longest numeric prefix, 0 when there is none.</summary>

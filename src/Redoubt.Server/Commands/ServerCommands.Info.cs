@@ -99,7 +99,8 @@ public static partial class ServerCommands
         foreach (var c in server.Clients.Values)
         {
             if ((c.Flags & ClientFlags.Replica) != 0) replicas++;
-            if ((c.Flags & ClientFlags.Blocked) != 0) blocked++;
+            // Clients held back by CLIENT PAUSE count as blocked, as Redis blocks them to postpone.
+            if ((c.Flags & (ClientFlags.Blocked | ClientFlags.Paused)) != 0) blocked++;
             if ((c.Flags & ClientFlags.TrackingOn) != 0) tracking++;
         }
         s.Field("connected_clients", server.Clients.Count - replicas)

@@ -44,7 +44,8 @@ public static partial class ServerCommands
         }
         if (abort)
         {
-            c.Reply.Error("No shutdown in progress.");
+            if (c.Server.AbortShutdown()) c.Reply.Ok();
+            else c.Reply.Error("No shutdown in progress.");
             return;
         }
         _ = now;

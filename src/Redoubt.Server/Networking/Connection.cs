@@ -25,6 +25,9 @@ public sealed class Connection
     private const int SendSlice = 128 * 1024;
     private const int InitialQueryBuffer = 16 * 1024;
     private const int ResizeThreshold = 32 * 1024;
+    // Cancels the pending receive so that an idle client's query buffer can be given back; replaced after use.
+    private CancellationTokenSource _receiveCancel = new();
+    private bool _releasingQueryBuffer; // guarded by the server lock
 
     public Connection(Socket socket, RedisServer server, Client client)
     {
@@ -58,7 +61,12 @@ public sealed class Connection
                 int n;
                 try
                 {
-                    n = await _socket.ReceiveAsync(c.QueryBuf.AsMemory(c.QueryEnd), SocketFlags.None).ConfigureAwait(false);
+                    n = await _socket.ReceiveAsync(c.QueryBuf.AsMemory(c.QueryEnd), SocketFlags.None, _receiveCancel.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    if (!await WaitWithoutQueryBufferAsync().ConfigureAwait(false)) break;
+                    continue;
                 }
                 catch (SocketException) { break; }
                 catch (ObjectDisposedException) { break; }
@@ -100,6 +108,49 @@ public sealed class Connection
         {
             if (!handedOff) Close();
         }
+    }
+
+    /// <summary>
+    /// Asks for an idle client's query buffer to be given back (called by the cron under the lock, as
+    /// Redis frees the spare room of a client idle for over 2 seconds). The pending receive holds the
+    /// buffer, so it is cancelled and replaced by a zero-byte wait; see <see cref="WaitWithoutQueryBufferAsync"/>.
+    /// </summary>
+    public void ReleaseIdleQueryBuffer()
+    {
+        if (_releasingQueryBuffer || IsClosed) return;
+        _releasingQueryBuffer = true;
+        // Cancelled off the lock: the receive's continuation must not run inside the cron.
+        _ = _receiveCancel.CancelAsync();
+    }
+
+    /// <summary>
+    /// Drops the query buffer while it holds nothing, waits for input without a buffer, then gives the
+    /// client a fresh one. False when the connection went away meanwhile.
+    /// </summary>
+    private async Task<bool> WaitWithoutQueryBufferAsync()
+    {
+        var c = Client;
+        lock (_server.Sync)
+        {
+            if (c.QueryStart == c.QueryEnd && c.QueryNeeded == 0)
+            {
+                c.QueryBuf = Array.Empty<byte>();
+                c.QueryStart = c.QueryEnd = 0;
+            }
+            // Not disposed: it holds no timer or wait handle, and its cancel callbacks may still be finishing.
+            _receiveCancel = new CancellationTokenSource();
+        }
+        try
+        {
+            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { return false; }
+        lock (_server.Sync)
+        {
+            if (c.QueryBuf.Length == 0) c.QueryBuf = new byte[InitialQueryBuffer];
+            _releasingQueryBuffer = false;
+        }
+        return !IsClosed;
     }
 
     /// <summary>Swaps the filled reply buffer out for sending (under the lock) and counts it as in flight.</summary>

@@ -122,7 +122,11 @@ public sealed partial class RedisServer
 
     public const long DefaultQuicklistPackedThreshold = 1L << 30;
     /// <summary>DEBUG QUICKLIST-PACKED-THRESHOLD: list elements at least this large are stored as plain nodes.</summary>
-    public long QuicklistPackedThreshold = DefaultQuicklistPackedThreshold;
+    public long QuicklistPackedThreshold
+    {
+        get => Storage.ListObject.PackedThreshold;
+        set => Storage.ListObject.PackedThreshold = value;
+    }
 
     /// <summary>Blocked clients waiting with a timeout (INFO clients_in_timeout_table); kept by the blocking subsystem.</summary>
     public long ClientsInTimeoutTable;

@@ -84,8 +84,12 @@ public sealed partial class RedisServer : IKeyspaceHooks
         else Stats.KeyspaceMisses++;
     }
 
-    /// <summary>Redis's signalModifiedKey: invalidates WATCHes on the key.</summary>
-    public void SignalModifiedKey(Database db, ReadOnlySpan<byte> key) => Watches.Touch(db, key);
+    /// <summary>Redis's signalModifiedKey: invalidates WATCHes on the key and wakes clients blocked on it.</summary>
+    public void SignalModifiedKey(Database db, ReadOnlySpan<byte> key)
+    {
+        Watches.Touch(db, key);
+        _blocking?.SignalKeyAsReady(db, key);
+    }
 
     /// <summary>Counts a change for save points and INFO rdb_changes_since_last_save.</summary>
     public void Dirty(long n = 1) => Stats.Dirty += n;

@@ -29,5 +29,8 @@ public static class CommandBindings
         GeoCommands.Bind(t);
         SortCommands.Bind(t);
         server.AttachMemory();
+        ListCommands.Bind(t);
+        server.AttachLists();
+        server.AttachBlocking();
     }
 }

@@ -153,6 +153,8 @@ public static class ExecutionGate
             return;
         }
         Call(c, cmd);
+        // Like Redis after call(): clients blocked on keys this command (or EXEC) pushed to are served now.
+        server.HandleClientsBlockedOnKeys();
     }
 
     /// <summary>

@@ -87,8 +87,10 @@ public sealed class Connection
                     _server.Stats.TotalReadsProcessed++;
                     c.LastInteractionMs = _server.NowMs;
                     c.ProcessInputBuffer();
-                    // Clients released from CLIENT PAUSE by this batch run now, before new input from anyone.
+                    // Clients released from CLIENT PAUSE or from blocking by this batch run now, before new
+                    // input from anyone (Redis's beforeSleep).
                     _server.ResumeReleasedClients();
+                    _server.ProcessUnblockedClients();
                     closeAsap = (c.Flags & ClientFlags.CloseAsap) != 0;
                     closeAfterReply = (c.Flags & ClientFlags.CloseAfterReply) != 0;
                     if (!closeAsap && !_sending && c.Reply.Length > 0)

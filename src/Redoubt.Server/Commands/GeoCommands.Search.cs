@@ -348,7 +348,7 @@ public static partial class GeoCommands
             return;
         }
         var entries = new List<ZSetEntry>(points.Length);
-        var seen = new HashSet<byte[]>(points.Length, ZSetMemberComparer.Instance);
+        var seen = new HashSet<byte[]>(points.Length, ByteArrayComparer.Instance);
         foreach (ref var gp in points)
         {
             var member = z.MemberAt(gp.Pos).ToArray();

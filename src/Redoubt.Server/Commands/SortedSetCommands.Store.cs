@@ -212,7 +212,7 @@ public static partial class SortedSetCommands
 
     private static List<ZSetEntry> Union(OpSource[] src, Aggregate aggregate)
     {
-        var acc = new Dictionary<byte[], double>(src[^1].Count, ZSetMemberComparer.Instance);
+        var acc = new Dictionary<byte[], double>(src[^1].Count, ByteArrayComparer.Instance);
         var lookup = acc.GetAlternateLookup<ReadOnlySpan<byte>>();
         foreach (var s in src)
         {

@@ -45,7 +45,7 @@ public sealed class ZSkipList
         _nodes = new Node[capacity];
         _links = new int[Math.Max(64, capacity * 4)];
         Array.Fill(_freeLinks, -1);
-        _dict = new Dictionary<byte[], int>(capacity, ZSetMemberComparer.Instance);
+        _dict = new Dictionary<byte[], int>(capacity, ByteArrayComparer.Instance);
         _lookup = _dict.GetAlternateLookup<ReadOnlySpan<byte>>();
         _highWater = 1;
         _nodes[Header].Links = AllocLinks(MaxLevel);

@@ -262,9 +262,6 @@ public sealed partial class RedisServer
         _ => EvictionPolicy.NoEviction,
     };
 
-    /// <summary>The configured maxmemory-policy's name.</summary>
-    public string MaxMemoryPolicy => Config.MaxMemoryPolicy;
-
     /// <summary>True for allkeys-lfu / volatile-lfu: the 24 access bits hold an LFU counter, not an LRU clock.</summary>
     public bool LfuPolicy => Policy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
 

@@ -20,7 +20,7 @@ public sealed class ServerStats
     // Counters owned by replication, persistence, eviction and I/O (INFO stats prints every one).
     public long NetReplInputBytes, NetReplOutputBytes;
     public long SyncFull, SyncPartialOk, SyncPartialErr;
-    public long ExpiredTimeCapReachedCount, EvictedClients, TotalEvictionExceededTimeMs;
+    public long ExpiredTimeCapReachedCount, EvictedClients;
     public long LatestForkUsec, TotalForks, DumpPayloadSanitizations;
     public long ReplyBufferShrinks, ReplyBufferExpands;
     // Gauges that the subsystems owning them keep current (pub/sub, client tracking).
@@ -78,7 +78,7 @@ public sealed class ServerStats
         TotalReadsProcessed = TotalWritesProcessed = 0;
         NetReplInputBytes = NetReplOutputBytes = 0;
         SyncFull = SyncPartialOk = SyncPartialErr = 0;
-        ExpiredTimeCapReachedCount = EvictedClients = TotalEvictionExceededTimeMs = 0;
+        ExpiredTimeCapReachedCount = EvictedClients = 0;
         LatestForkUsec = TotalForks = DumpPayloadSanitizations = 0;
         ReplyBufferShrinks = ReplyBufferExpands = 0;
         ErrorCounts.Clear();

@@ -156,6 +156,9 @@ public sealed class Connection
         lock (_server.Sync)
         {
             if (c.QueryBuf.Length == 0) c.QueryBuf = new byte[InitialQueryBuffer];
+            // Input (or the peer's close) is here: the client is not idle, so the cron must not
+            // cancel the receive that is about to read it.
+            c.LastInteractionMs = _server.NowMs;
             _releasingQueryBuffer = false;
         }
         return !IsClosed;

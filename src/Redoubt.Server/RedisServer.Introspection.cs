@@ -131,8 +131,6 @@ public sealed partial class RedisServer
     /// <summary>Blocked clients waiting with a timeout (INFO clients_in_timeout_table); kept by the blocking subsystem.</summary>
     public long ClientsInTimeoutTable;
 
-    private long _peakMemory;
-    private long _startupMemory;
     private long[] _avgTtl = Array.Empty<long>();
     // Largest pending query and reply bytes seen per second, over the last 8 seconds (INFO clients).
     private readonly long[] _recentMaxInput = new long[8], _recentMaxOutput = new long[8];
@@ -158,9 +156,6 @@ public sealed partial class RedisServer
 
     private void IntrospectionCron()
     {
-        long used = GC.GetTotalMemory(false);
-        if (_startupMemory == 0) _startupMemory = used;
-        if (used > _peakMemory) _peakMemory = used;
         SampleAverageTtl();
         SampleClientBuffers();
     }
@@ -222,68 +217,8 @@ public sealed partial class RedisServer
     public long ClientRecentMaxInputBuffer => _recentMaxInput.Max();
     public long ClientRecentMaxOutputBuffer => _recentMaxOutput.Max();
 
-    /// <summary>Bytes held for one client: its buffers, queued transaction and a fixed per-client cost.</summary>
-    public static long ClientMemory(Client c)
-    {
-        long mem = c.QueryBuf.Length + c.Reply.Buffer.Length + 1024;
-        if (c.MultiQueue != null)
-            foreach (var (_, argv) in c.MultiQueue)
-                foreach (var a in argv) mem += a.Length + 24;
-        return mem;
-    }
-
     // ---- memory -------------------------------------------------------------
-
-    /// <summary>Managed heap bytes in use: the figure INFO used_memory and maxmemory accounting read.</summary>
-    public static long UsedMemory() => GC.GetTotalMemory(false);
-
-    /// <summary>
-    /// Measures memory the way Redis's getMemoryOverheadData splits it: the GC heap is the allocator,
-    /// overhead is start-up memory plus client buffers plus the key tables' own structures, and the
-    /// dataset is the rest.
-    /// </summary>
-    public MemorySnapshot MeasureMemory()
-    {
-        var m = new MemorySnapshot { Used = UsedMemory(), Rss = ProcessMetrics.ResidentSetSize(), TotalSystem = ProcessMetrics.TotalSystemMemory };
-        if (m.Used > _peakMemory) _peakMemory = m.Used;
-        m.Peak = _peakMemory;
-        m.Startup = _startupMemory > 0 ? _startupMemory : m.Used;
-
-        var gc = GC.GetGCMemoryInfo();
-        m.AllocatorAllocated = m.Used;
-        m.AllocatorActive = Math.Max(gc.TotalCommittedBytes, m.Used);
-        m.AllocatorResident = m.AllocatorActive;
-
-        foreach (var c in Clients.Values)
-        {
-            if ((c.Flags & ClientFlags.Replica) != 0) m.ClientsReplicas += ClientMemory(c);
-            else m.ClientsNormal += ClientMemory(c);
-        }
-        m.LuaCaches = ScriptingStatus.UsedMemoryScriptsEval;
-        m.FunctionsCaches = ScriptingStatus.UsedMemoryFunctions;
-        long overhead = m.Startup + m.ClientsNormal + m.ClientsReplicas + m.ReplBacklog + m.AofBuffer + m.LuaCaches + m.FunctionsCaches;
-        foreach (var db in Databases)
-        {
-            if (db.Count == 0) continue;
-            m.TotalKeys += db.Count;
-            long main = db.Count * (long)KeyTableEntryBytes + db.BucketCount * 4L;
-            long expires = db.ExpiresCount * (long)ExpireEntryBytes;
-            m.Dbs.Add((db.Id, main, expires));
-            overhead += main + expires;
-        }
-        m.Overhead = overhead;
-        m.Dataset = Math.Max(0, m.Used - overhead);
-        m.PeakPerc = m.Peak == 0 ? 0 : (double)m.Used * 100 / m.Peak;
-        long net = m.Used > m.Startup ? m.Used - m.Startup : 1;
-        m.DatasetPerc = (double)m.Dataset * 100 / net;
-        m.BytesPerKey = m.TotalKeys > 0 ? net / m.TotalKeys : 0;
-        return m;
-    }
-
-    /// <summary>One key table entry (object reference, chain link, LRU/expire bits).</summary>
-    public const int KeyTableEntryBytes = 16;
-    /// <summary>One expire index cell (slot and time) at its 3/4 maximum load.</summary>
-    public const int ExpireEntryBytes = 16;
+    // Used memory, its breakdown and client memory are in RedisServer.Memory.cs.
 
     /// <summary>Redis's bytesToHuman: 100B, 2.00K, 1.50M ...</summary>
     public static string BytesToHuman(long n)

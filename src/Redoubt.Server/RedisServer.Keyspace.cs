@@ -35,26 +35,6 @@ public sealed partial class RedisServer
     public long ExpireCycleMicros;
 
     /// <summary>
-    /// The configured maxmemory-policy. The directive belongs to the memory area; until it is declared
-    /// this reads as Redis's default, "noeviction". Read through the registry so that no field has to
-    /// exist here in the meantime.
-    /// </summary>
-    public string MaxMemoryPolicy => Config.Find("maxmemory-policy")?.Get() ?? "noeviction";
-
-    /// <summary>True for allkeys-lfu / volatile-lfu: the 24 access bits hold an LFU counter, not an LRU clock.</summary>
-    public bool LfuPolicy => MaxMemoryPolicy.EndsWith("-lfu", StringComparison.Ordinal);
-
-    /// <summary>True for the LRU and LFU policies, under which Redis stops sharing small integer strings.</summary>
-    public bool NoSharedIntegers
-    {
-        get
-        {
-            string p = MaxMemoryPolicy;
-            return p.EndsWith("-lru", StringComparison.Ordinal) || p.EndsWith("-lfu", StringComparison.Ordinal);
-        }
-    }
-
-    /// <summary>
     /// active-expire-effort, 1..10 (default 1). Declared by the config/memory area; read through the
     /// registry so the default applies until it exists.
     /// </summary>

@@ -67,8 +67,6 @@ public sealed partial class RedisServer : IKeyspaceHooks
 
     public bool IsReplica { get; set; }
 
-    public int AccessStamp(int previousMeta) => LruClock;
-
     public void OnKeyExpired(Database db, byte[] key)
     {
         Stats.ExpiredKeys++;
@@ -110,6 +108,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Log.Notice("Server initialized");
         Acl.LoadAtStartup();
         if (listen) BindListeners();
+        MeasureStartupMemory();
         // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
         foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);
         if (_unixListener != null) _ = AcceptLoopAsync(_unixListener, unix: true);
@@ -180,6 +179,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
             client.Authenticated = !AuthRequiredFor(client.User);
             conn = new Connection(socket, this, client);
             Clients[client.Id] = client;
+            UpdateClientMemory(client);
             Stats.TotalConnectionsReceived++;
         }
         Log.Verbose(unix ? "Accepted connection to " + Config.UnixSocket : $"Accepted {client.Address}");

@@ -56,6 +56,9 @@ public sealed class WatchRegistry
 
     public bool IsWatching(Client c) => _byClient.ContainsKey(c);
 
+    /// <summary>How many keys <paramref name="c"/> watches (client memory accounting).</summary>
+    public int CountFor(Client c) => _byClient.TryGetValue(c, out var keys) ? keys.Count : 0;
+
     /// <summary>
     /// True when EXEC must fail: a watched key was touched, or one that was live when watched has since
     /// expired (even if nothing deleted it yet).

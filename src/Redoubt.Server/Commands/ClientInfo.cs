@@ -5,9 +5,6 @@ namespace Redoubt.Server.Commands;
 /// <summary>The CLIENT LIST / CLIENT INFO line, field for field as Redis 7.0 prints it.</summary>
 public static class ClientInfo
 {
-    // What a client costs beyond its buffers (the object and its bookkeeping), for tot-mem.
-    private const long ClientOverhead = 1024;
-
     public static string Format(RedisServer server, Client c) => Append(new StringBuilder(256), server, c).ToString();
 
     /// <summary>
@@ -34,7 +31,8 @@ public static class ClientInfo
         long obl = c.Reply.Length;
         long inFlight = conn?.InFlightBytes ?? 0;
         long omem = obl + inFlight;
-        long totMem = c.QueryBuf.Length + c.Reply.Buffer.Length + inFlight + argvMem + multiMem + ClientOverhead;
+        // What client eviction (maxmemory-clients) and used_memory count for this client.
+        long totMem = server.ClientMemory(c);
 
         sb.Append("id=").Append(c.Id)
           .Append(" addr=").Append(c.Address)

@@ -28,6 +28,7 @@ public static class CommandBindings
         HyperLogLogCommands.Bind(t);
         GeoCommands.Bind(t);
         SortCommands.Bind(t);
+        server.AttachMemory();
         ListCommands.Bind(t);
         server.AttachLists();
         server.AttachBlocking();

@@ -110,6 +110,17 @@ public static class ExecutionGate
             Reject(c, cmd, aclError);
             return;
         }
+        if (server.Config.MaxMemory != 0 || server.Config.MaxMemoryClients != 0)
+        {
+            // Client eviction, then key eviction and the OOM refusal (RedisServer.Eviction.cs).
+            var oomError = server.CheckMemoryBeforeCommand(c, cmd, out bool selfEvicted);
+            if (selfEvicted) return;
+            if (oomError != null)
+            {
+                Reject(c, cmd, oomError);
+                return;
+            }
+        }
         foreach (var check in StateChecks)
         {
             if (check(c, cmd) is string stateError)

@@ -124,10 +124,7 @@ public static partial class KeyspaceCommands
             return;
         }
         // The access bits hold the seconds clock (24 bits, wrapping) at the last access.
-        int stamp = c.Db.MetaAt(slot);
-        int now = c.Server.LruClock;
-        long idle = now >= stamp ? now - stamp : now + (KeyTable.LruMask - stamp);
-        c.Reply.Integer(idle);
+        c.Reply.Integer(c.Server.EstimateIdleMs(c.Db.MetaAt(slot)) / 1000);
     }
 
     private static void ObjectFreq(Client c)
@@ -139,22 +136,6 @@ public static partial class KeyspaceCommands
             c.Reply.Error("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
             return;
         }
-        c.Reply.Integer(LfuDecayedCounter(c.Server, c.Db.MetaAt(slot)));
-    }
-
-    /// <summary>
-    /// Redis's LFUDecrAndReturn over the 24 access bits in LFU layout (16 bits: minutes of the last
-    /// decrement; 8 bits: logarithmic counter): the counter less one per lfu-decay-time minutes elapsed.
-    /// </summary>
-    public static long LfuDecayedCounter(RedisServer server, int meta)
-    {
-        int lastDecrMinutes = (meta >> 8) & 0xFFFF;
-        int counter = meta & 0xFF;
-        var decayText = server.Config.Find("lfu-decay-time")?.Get();
-        long decayTime = decayText != null && long.TryParse(decayText, out long d) ? d : 1;
-        int nowMinutes = (int)((server.NowMs / 1000 / 60) & 0xFFFF);
-        long elapsed = nowMinutes >= lastDecrMinutes ? nowMinutes - lastDecrMinutes : 65535 - lastDecrMinutes + nowMinutes;
-        long periods = decayTime > 0 ? elapsed / decayTime : 0;
-        return periods > counter ? 0 : counter - periods;
+        c.Reply.Integer(c.Server.LfuDecrAndReturn(c.Db.MetaAt(slot)));
     }
 }

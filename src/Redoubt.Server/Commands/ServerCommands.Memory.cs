@@ -37,15 +37,14 @@ public static partial class ServerCommands
     public static long ByteArraySize(int length) => 24 + ((length + 7) & ~7L);
 
     /// <summary>
-    /// Memory held for one key: its stored object (the packed key/value record for strings; key array
-    /// plus the value's own estimate otherwise), its key table entry and bucket, and its expire cell.
+    /// Memory held for one key: its stored object as the key table counts it (the packed key/value
+    /// record for strings; key array plus the value's own estimate otherwise), its key table entry and
+    /// bucket, and its expire index cell (two arrays of 4 + 8 bytes, kept at most 3/4 full).
     /// </summary>
     public static long KeyMemoryUsage(Database db, int slot)
     {
-        var obj = db.ObjectAt(slot);
-        long usage = obj is byte[] rec ? ByteArraySize(rec.Length) : ByteArraySize(((RedisObject)obj).Key.Length) + ((RedisObject)obj).MemoryUsage;
-        usage += RedisServer.KeyTableEntryBytes + 4;
-        if (db.GetExpire(slot) >= 0) usage += RedisServer.ExpireEntryBytes;
+        long usage = KeyTable.SizeOf(db.ObjectAt(slot)) + 16 + 4;
+        if (db.GetExpire(slot) >= 0) usage += 16;
         return usage;
     }
 

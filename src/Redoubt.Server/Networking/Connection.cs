@@ -21,6 +21,8 @@ public sealed class Connection
     private int _closed;
     // Bytes handed to the current send and not yet taken by the socket.
     private long _inFlight;
+    // Size of the buffer a send holds (0 when none runs); with the spare, what output costs in memory.
+    private int _sendBufferLength;
     // Sends are issued in slices of this size so that what is still in flight is known as they go.
     private const int SendSlice = 128 * 1024;
     private const int InitialQueryBuffer = 16 * 1024;
@@ -45,6 +47,9 @@ public sealed class Connection
 
     /// <summary>Output handed to a send and not yet taken by the socket.</summary>
     public long InFlightBytes => Volatile.Read(ref _inFlight);
+
+    /// <summary>Bytes of the send buffers besides the reply buffer: the one being sent, or the spare kept for the next send.</summary>
+    public long SendBufferBytes => (_spare?.Length ?? 0) + _sendBufferLength;
 
     /// <summary>All output not yet taken by the socket: the reply buffer plus what is in flight. Output buffer limits apply to this.</summary>
     public long PendingOutputBytes => Client.Reply.Length + Volatile.Read(ref _inFlight);
@@ -96,6 +101,9 @@ public sealed class Connection
                     else if (closeAfterReply && !closeAsap && _sending) handedOff = true;
                     // Buffer offsets move only here, between receives: no receive is pending into it now.
                     EnsureReceiveSpace();
+                    // Count the buffers as they now are; maxmemory-clients may evict this client or others.
+                    _server.AfterClientIo(c);
+                    closeAsap |= (c.Flags & ClientFlags.CloseAsap) != 0;
                 }
                 if (handedOff) return;
                 // Closed ASAP (output or query buffer limit, SHUTDOWN): what is pending is dropped.
@@ -159,6 +167,7 @@ public sealed class Connection
         var c = Client;
         var buffer = c.Reply.Swap(_spare!, out length);
         _spare = null;
+        _sendBufferLength = buffer.Length;
         // The peak is a recent one: it restarts every 5 seconds.
         long now = _server.NowMs;
         if (now - c.ReplyPeakResetMs >= 5000)
@@ -227,6 +236,7 @@ public sealed class Connection
                 lock (_server.Sync)
                 {
                     _sending = false;
+                    _sendBufferLength = 0;
                     Volatile.Write(ref _inFlight, 0);
                 }
                 Close();
@@ -241,6 +251,7 @@ public sealed class Connection
                 if ((c.Flags & ClientFlags.Master) == 0) c.LastInteractionMs = _server.NowMs;
                 // Keep small buffers for reuse; let one-off huge replies be collected.
                 _spare = buffer.Length <= 1024 * 1024 ? buffer : new byte[16 * 1024];
+                _sendBufferLength = 0;
                 if (c.Reply.Length > 0 && !IsClosed && (c.Flags & ClientFlags.CloseAsap) == 0)
                 {
                     buffer = TakeReplies(out length);
@@ -263,6 +274,7 @@ public sealed class Connection
     {
         if (IsClosed || (Client.Flags & ClientFlags.CloseAsap) != 0) return;
         if (_server.CloseClientOnOutputBufferLimit(Client)) return;
+        _server.UpdateClientMemory(Client);
         if (_sending || Client.Reply.Length == 0) return;
         _sending = true;
         var buffer = TakeReplies(out int length);

@@ -7,6 +7,12 @@ public interface IKeyspaceHooks
     bool IsReplica { get; }
     /// <summary>Current LRU/LFU stamp for a key just accessed.</summary>
     int AccessStamp(int previousMeta);
+    /// <summary>LRU/LFU stamp of a key just created (under LFU a new key starts with a small count).</summary>
+    int NewKeyStamp() => AccessStamp(0);
+    /// <summary>Where lookups note values that may be edited in place, for memory accounting (null: not tracked).</summary>
+    MemoryLedger? Ledger => null;
+    /// <summary>Whether a key table may allocate this many more bytes (false when it would pass maxmemory).</summary>
+    bool ExpandAllowed(long moreBytes) => true;
     void OnKeyExpired(Database db, byte[] key);
     void OnKeyMissOrHit(bool hit);
     /// <summary>A read lookup found nothing (the "keymiss" keyspace event).</summary>
@@ -27,6 +33,8 @@ public sealed partial class Database
     private KeyTable _keys;
     private ExpireIndex _expires = new();
     private readonly IKeyspaceHooks _hooks;
+    private readonly MemoryLedger? _ledger;
+    private readonly Func<long, bool> _expandAllowed;
 
     /// <summary>Incremented on every modification of a key in this db (WATCH compares per-key versions later).</summary>
     public long Version;
@@ -35,7 +43,9 @@ public sealed partial class Database
     {
         Id = id;
         _hooks = hooks;
-        _keys = new KeyTable(Random.Shared.Next());
+        _ledger = hooks.Ledger;
+        _expandAllowed = hooks.ExpandAllowed;
+        _keys = new KeyTable(Random.Shared.Next()) { ExpandAllowed = _expandAllowed };
     }
 
     public int Count => _keys.Count;
@@ -61,6 +71,8 @@ public sealed partial class Database
             ExpireSlot(slot);
             return -1;
         }
+        // Whoever found a hash, set or sorted set may now edit it in place: have its size measured again.
+        if (e.Obj is RedisObject ro) _ledger?.Touch(_keys, ro);
         return slot;
     }
 
@@ -117,9 +129,10 @@ public sealed partial class Database
         }
         else
         {
-            _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+            _keys.Add(obj, _hooks.NewKeyStamp() & KeyTable.LruMask);
             _hooks.OnKeyAdded(this, key);
         }
+        if (obj is RedisObject ro) _ledger?.Touch(_keys, ro);
         Version++;
     }
 
@@ -127,7 +140,9 @@ public sealed partial class Database
     public int Add(object obj)
     {
         Version++;
-        int slot = _keys.Add(obj, _hooks.AccessStamp(0) & KeyTable.LruMask);
+        int slot = _keys.Add(obj, _hooks.NewKeyStamp() & KeyTable.LruMask);
+        // A new hash, set or sorted set is usually filled after it is added.
+        if (obj is RedisObject ro) _ledger?.Touch(_keys, ro);
         _hooks.OnKeyAdded(this, KeyTable.KeyOf(obj));
         return slot;
     }
@@ -193,7 +208,7 @@ public sealed partial class Database
     public long Clear()
     {
         long n = _keys.Count;
-        _keys = new KeyTable(Random.Shared.Next());
+        _keys = new KeyTable(Random.Shared.Next()) { ExpandAllowed = _expandAllowed };
         _expires = new ExpireIndex();
         Version++;
         return n;

@@ -19,6 +19,9 @@ public sealed class ExpireIndex
 
     public int Count => _count;
 
+    /// <summary>Bytes of the index's two arrays (0 while empty).</summary>
+    public long StructureBytes => _slots.Length == 0 ? 0 : KeyTable.ArrayBytes(_slots.Length * 4L) + KeyTable.ArrayBytes(_when.Length * 8L);
+
     /// <summary>Number of positions (0 when empty): the sweep's unit of work.</summary>
     public int Capacity => _slots.Length;
 

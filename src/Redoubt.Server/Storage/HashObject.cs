@@ -30,7 +30,8 @@ public sealed class HashObject : RedisObject
     public bool IsPacked => _table == null;
     public int Count => _table?.Count ?? _pack.Count / 2;
 
-    public override long MemoryUsage => 40 + (_table?.MemoryUsage ?? _pack.MemoryUsage);
+    // The object itself: header 16, key reference and accounted size 16, the pack struct 16, the table reference 8.
+    public override long MemoryUsage => 56 + (_table?.MemoryUsage ?? _pack.MemoryUsage);
 
     public override RedisObject Clone(byte[] newKey) => new HashObject(newKey, _pack.Clone(), _table?.Clone());
 

@@ -46,6 +46,67 @@ public sealed class KeyTable
     public int Count => _used - _freeCount;
     public int BucketCount => _buckets.Length;
 
+    /// <summary>
+    /// Asked before the table allocates more room, with the bytes it would add: false when that would
+    /// take memory over maxmemory (Redis's dictExpandAllowed). Then the buckets stay as they are until
+    /// chains average 1.618 keys, and the entry array grows by a sixteenth instead of doubling, so
+    /// reaching a table's doubling point at the memory limit does not evict thousands of keys at once.
+    /// </summary>
+    public Func<long, bool>? ExpandAllowed;
+
+    private const double MaxLoadFactor = 1.618;
+
+    /// <summary>
+    /// Bytes of the stored objects (string records; keys and values of other types), as counted when
+    /// they were stored or last measured. Kept by <see cref="Database"/>; it lives here so that it
+    /// travels with the contents (SWAPDB) and goes with them (FLUSHDB).
+    /// </summary>
+    public long ValueBytes;
+
+    /// <summary>Memory a stored object takes: the record for a string, the key array plus the value's estimate otherwise.</summary>
+    public static long SizeOf(object obj)
+    {
+        if (obj is byte[] rec) return ArrayBytes(rec.Length);
+        var ro = (RedisObject)obj;
+        return ArrayBytes(ro.Key.Length) + ro.MemoryUsage;
+    }
+
+    /// <summary>Counts an object that was just stored.</summary>
+    private void CountIn(object obj)
+    {
+        long size = SizeOf(obj);
+        if (obj is RedisObject ro) ro.AccountedBytes = size;
+        ValueBytes += size;
+    }
+
+    /// <summary>Stops counting an object that was just removed.</summary>
+    private void CountOut(object obj)
+    {
+        if (obj is RedisObject ro)
+        {
+            if (ro.AccountedBytes > 0) ValueBytes -= ro.AccountedBytes;
+            ro.AccountedBytes = -1;
+        }
+        else ValueBytes -= SizeOf(obj);
+    }
+
+    /// <summary>Moves the figure by how much a stored object grew or shrank since it was last counted.</summary>
+    public void Remeasure(RedisObject ro)
+    {
+        long before = ro.AccountedBytes;
+        // Removed since it was noted: nothing of it is counted any more.
+        if (before < 0) return;
+        long now = SizeOf(ro);
+        ValueBytes += now - before;
+        ro.AccountedBytes = now;
+    }
+
+    /// <summary>Bytes of the table's own arrays (entries and buckets, with their spare capacity).</summary>
+    public long StructureBytes => ArrayBytes(_entries.Length * 16L) + ArrayBytes(_buckets.Length * 4L);
+
+    /// <summary>A managed array's size: 24 bytes of header and length, the data rounded up to 8.</summary>
+    internal static long ArrayBytes(long dataBytes) => 24 + ((dataBytes + 7) & ~7L);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ReadOnlySpan<byte> KeyOf(object obj)
         => obj is byte[] rec ? StringRecord.Key(rec) : ((RedisObject)obj).Key;
@@ -78,7 +139,7 @@ public sealed class KeyTable
     /// <summary>Adds a new key (the caller knows it is absent); returns its slot.</summary>
     public int Add(object obj, int meta)
     {
-        if (Count >= _buckets.Length) Resize(_buckets.Length * 2);
+        if (Count >= _buckets.Length && BucketGrowthAllowed()) Resize(_buckets.Length * 2);
         int slot;
         if (_freeCount > 0)
         {
@@ -88,7 +149,7 @@ public sealed class KeyTable
         }
         else
         {
-            if (_used == _entries.Length) Array.Resize(ref _entries, _entries.Length * 2);
+            if (_used == _entries.Length) GrowEntries();
             slot = _used++;
         }
         ref int bucket = ref _buckets[Hash(KeyOf(obj)) & (_buckets.Length - 1)];
@@ -97,11 +158,38 @@ public sealed class KeyTable
         e.Meta = meta;
         e.Next = bucket - 1;
         bucket = slot + 1;
+        CountIn(obj);
         return slot;
     }
 
-    /// <summary>Replaces the object stored in <paramref name="slot"/>; the new object must carry the same key.</summary>
-    public void Replace(int slot, object obj) => _entries[slot].Obj = obj;
+    private bool BucketGrowthAllowed()
+        => ExpandAllowed is null || Count >= _buckets.Length * MaxLoadFactor || ExpandAllowed(_buckets.Length * 4L);
+
+    private void GrowEntries()
+    {
+        int length = _entries.Length;
+        int size = length * 2;
+        if (ExpandAllowed != null && !ExpandAllowed(length * 16L)) size = length + Math.Max(MinBuckets, length / 16);
+        Array.Resize(ref _entries, size);
+    }
+
+    /// <summary>
+    /// Replaces the object stored in <paramref name="slot"/>; the new object must carry the same key.
+    /// Storing the same object again means it was edited in place: its size is measured again.
+    /// </summary>
+    public void Replace(int slot, object obj)
+    {
+        ref var e = ref _entries[slot];
+        var old = e.Obj!;
+        if (ReferenceEquals(old, obj))
+        {
+            if (obj is RedisObject ro) Remeasure(ro);
+            return;
+        }
+        CountOut(old);
+        e.Obj = obj;
+        CountIn(obj);
+    }
 
     /// <summary>Removes the key at <paramref name="slot"/>; returns the object that was there.</summary>
     public object Remove(int slot)
@@ -122,6 +210,7 @@ public sealed class KeyTable
         e.Next = StartOfFreeList - _freeList;
         _freeList = slot;
         _freeCount++;
+        CountOut(obj);
         if (Count == 0) Clear();
         else if (_buckets.Length > MinBuckets && Count < _buckets.Length / 8) Resize(_buckets.Length / 2);
         return obj;
@@ -129,6 +218,7 @@ public sealed class KeyTable
 
     public void Clear()
     {
+        ValueBytes = 0;
         _buckets = new int[MinBuckets];
         _entries = new Entry[MinBuckets];
         _used = 0;

@@ -10,6 +10,13 @@ public abstract class RedisObject
 {
     public byte[] Key;
 
+    /// <summary>
+    /// What the owning database's memory figure counts for this object (key and value), or -1 while
+    /// it is in no database. Kept here so a change of size is found by comparing with
+    /// <see cref="MemoryUsage"/> (see <see cref="Database"/>'s memory accounting).
+    /// </summary>
+    internal long AccountedBytes = -1;
+
     protected RedisObject(byte[] key) => Key = key;
 
     public abstract RedisType Type { get; }

@@ -36,7 +36,8 @@ public sealed class SetObject : RedisObject
     public bool IsIntSet => _table == null;
     public int Count => _table?.Count ?? _ints.Count;
 
-    public override long MemoryUsage => 40 + (_table?.MemoryUsage ?? _ints.MemoryUsage);
+    // The object itself: header 16, key reference and accounted size 16, the intset struct 16, the table reference 8.
+    public override long MemoryUsage => 56 + (_table?.MemoryUsage ?? _ints.MemoryUsage);
 
     public override RedisObject Clone(byte[] newKey) => new SetObject(newKey, _ints.Clone(), _table?.Clone());
 

@@ -55,7 +55,9 @@ public sealed class SortedSetObject : RedisObject
 
     public override RedisObject Clone(byte[] newKey) => new SortedSetObject(newKey, _lp?.Clone(), _sl?.Clone());
 
-    public override long MemoryUsage => 48 + Key.Length + (_lp != null ? _lp.AllocatedBytes : _sl!.MemoryUsage);
+    // The object itself: header 16, key reference and accounted size 16, two references 16. The key's
+    // own array is counted by the key table.
+    public override long MemoryUsage => 48 + (_lp != null ? _lp.MemoryUsage : _sl!.MemoryUsage);
 
     // ---- positions -----------------------------------------------------------------
 

@@ -32,6 +32,9 @@ public sealed class ZSetListpack
     public int UsedBytes => _used;
     public int AllocatedBytes => _buf.Length;
 
+    /// <summary>Bytes held: this object (header, buffer reference, two counts) and its buffer array.</summary>
+    public long MemoryUsage => 32 + 24 + ((_buf.Length + 7L) & ~7L);
+
     public ZSetListpack Clone() => new(_buf.AsSpan(0, Math.Max(_used, 16)).ToArray(), _used, _count);
 
     // ---- entry layout ------------------------------------------------------------------

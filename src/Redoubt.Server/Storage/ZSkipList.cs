@@ -163,7 +163,7 @@ public sealed class ZSkipList
         _nodes[n].Score = score;
         Link(n, score, member);
         _dict.Add(member, n);
-        _memberBytes += member.Length;
+        _memberBytes += MemberArrayBytes(member);
         return n;
     }
 
@@ -239,7 +239,7 @@ public sealed class ZSkipList
 
     private void ReleaseNode(int x)
     {
-        _memberBytes -= _nodes[x].Member!.Length;
+        _memberBytes -= MemberArrayBytes(_nodes[x].Member!);
         _nodes[x].Member = null;
         _nodes[x].Backward = _freeNode;
         _freeNode = x;
@@ -511,7 +511,19 @@ public sealed class ZSkipList
 
     /// <summary>Approximate bytes held: node structs, link blocks, members and the dictionary.</summary>
     public long MemoryUsage
-        => 96 + (long)_nodes.Length * 24 + (long)_links.Length * 4 + _memberBytes + (long)_length * (24 + 24);
+    {
+        get
+        {
+            // This object (~96), the free-link heads, the node and link arrays at their capacity, the
+            // members' arrays, and the dictionary: its object, and per slot of its capacity a 24-byte
+            // entry and a 4-byte bucket.
+            long arrays = 3 * 24 + (MaxLevel + 1) * 4L + (long)_nodes.Length * 24 + (long)_links.Length * 4;
+            long dict = 80 + 2 * 24 + _dict.EnsureCapacity(0) * 28L;
+            return 96 + arrays + _memberBytes + dict;
+        }
+    }
+
+    private static long MemberArrayBytes(byte[] member) => 24 + ((member.Length + 7L) & ~7L);
 
     /// <summary>A copy with the same elements (COPY). Inserting from the tail keeps each insertion at the head.</summary>
     public ZSkipList Clone()

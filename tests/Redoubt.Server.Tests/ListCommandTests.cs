@@ -390,6 +390,11 @@ public sealed class ListObjectModelTests
     private static void AssertSame(List<byte[]> model, ListObject list)
     {
         Assert.Equal(model.Count, list.Count);
+        // The running totals behind Count, NodeCount and MemoryUsage agree with the chain.
+        var (count, nodes, bytes) = list.Recount();
+        Assert.Equal(list.Count, count);
+        Assert.Equal(list.NodeCount, nodes);
+        Assert.Equal(list.BufferBytes, bytes);
         if (model.Count == 0) return;
         list.TrySeek(0, out var cur);
         for (int i = 0; i < model.Count; i++)

@@ -170,6 +170,7 @@ public sealed partial class ListObject
             var grown = new byte[cap];
             buf.AsSpan(n.Start, before).CopyTo(grown.AsSpan(ns));
             buf.AsSpan(at, after).CopyTo(grown.AsSpan(ns + before + need));
+            _bufferBytes += cap - buf.Length;
             n.Buf = grown;
         }
         else if (ns <= n.Start)
@@ -226,6 +227,7 @@ public sealed partial class ListObject
         var buf = new byte[cap];
         int ns = (cap - n.Used) / 2;
         n.Buf.AsSpan(n.Start, n.Used).CopyTo(buf.AsSpan(ns));
+        _bufferBytes += cap - n.Buf.Length;
         n.Buf = buf;
         n.End = ns + n.Used;
         n.Start = ns;
@@ -273,6 +275,7 @@ public sealed partial class ListObject
         else _tail = n;
         _head = n;
         _nodeCount++;
+        _bufferBytes += n.Buf.Length;
     }
 
     private void LinkLast(Node n)
@@ -283,6 +286,7 @@ public sealed partial class ListObject
         else _head = n;
         _tail = n;
         _nodeCount++;
+        _bufferBytes += n.Buf.Length;
     }
 
     private void LinkAfter(Node at, Node n)
@@ -293,6 +297,7 @@ public sealed partial class ListObject
         else _tail = n;
         at.Next = n;
         _nodeCount++;
+        _bufferBytes += n.Buf.Length;
     }
 
     private void LinkBefore(Node at, Node n)
@@ -303,7 +308,24 @@ public sealed partial class ListObject
         else _head = n;
         at.Prev = n;
         _nodeCount++;
+        _bufferBytes += n.Buf.Length;
     }
+
+    /// <summary>Elements, nodes and buffer bytes counted by walking the chain (to check the running totals).</summary>
+    internal (long Count, int Nodes, long BufferBytes) Recount()
+    {
+        long count = 0, bytes = 0;
+        int nodes = 0;
+        for (var n = _head; n != null; n = n.Next)
+        {
+            count += n.Count;
+            bytes += n.Buf.Length;
+            nodes++;
+        }
+        return (count, nodes, bytes);
+    }
+
+    internal long BufferBytes => _bufferBytes;
 
     private void Unlink(Node n)
     {
@@ -313,5 +335,6 @@ public sealed partial class ListObject
         else _tail = n.Prev;
         n.Prev = n.Next = null;
         _nodeCount--;
+        _bufferBytes -= n.Buf.Length;
     }
 }

@@ -27,6 +27,9 @@ public sealed partial class ListObject : RedisObject
     private Node? _head, _tail;
     private long _count;
     private int _nodeCount;
+    // The buffers' total length, kept as nodes come, go and are resized: MEMORY USAGE and the memory
+    // accounting (which measures a value after every command that touched it) must not walk the chain.
+    private long _bufferBytes;
     private readonly int _fill;
 
     public ListObject(byte[] key, int fill = DefaultFill) : base(key)
@@ -44,15 +47,10 @@ public sealed partial class ListObject : RedisObject
     public int NodeCount => _nodeCount;
     public int Fill => _fill;
 
-    public override long MemoryUsage
-    {
-        get
-        {
-            long total = 64 + Key.Length + 24;
-            for (var n = _head; n != null; n = n.Next) total += 72 + 24 + n.Buf.Length;
-            return total;
-        }
-    }
+    /// <summary>The object, its key, and per node the node object, its array header and its buffer.</summary>
+    public override long MemoryUsage => 64 + 24 + Key.Length + (long)_nodeCount * (NodeOverhead + 24) + _bufferBytes;
+
+    private const int NodeOverhead = 56;
 
     public override RedisObject Clone(byte[] newKey)
     {

@@ -11,6 +11,8 @@ namespace Redoubt.Server.Tests;
 /// Policy tests run in-process so access times and counters can be set exactly; the rest run the
 /// real server.
 /// </summary>
+// Eviction runs within a time budget per cycle: run alone so a busy machine does not cut it short.
+[Collection("Serial")]
 public sealed class EvictionTests
 {
     // ---- in-process helpers --------------------------------------------------

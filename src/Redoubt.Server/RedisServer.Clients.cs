@@ -194,7 +194,10 @@ public sealed partial class RedisServer
     {
         ResumeReleasedClients();
         long now = NowMs;
-        if (now - _lastPeakResetMs >= 1000)
+        // Redis visits clients in turns of at least 5 a tick and all of them within a second: with few
+        // clients each is visited every tick, with many about once a second.
+        long visitPeriod = Math.Min(1000, Clients.Count / 5 * 1000 / Math.Clamp(Config.Hz, 1, 500));
+        if (now - _lastPeakResetMs >= visitPeriod)
         {
             // Query buffer peaks are recent ones, so a buffer grown once can shrink back.
             _lastPeakResetMs = now;

@@ -47,6 +47,22 @@ public sealed class QueryBufferTests : IClassFixture<SharedServer>
     }
 
     [Fact]
+    public void AnIdleClientThatClosesIsGoneBeforeTheNextClientsCommands()
+    {
+        using var admin = _server.Connect();
+        for (int round = 0; round < 2; round++)
+        {
+            var c = _server.Connect();
+            Assert.Equal("OK", c.Call("CLIENT", "SETNAME", "qb-gone"));
+            Assert.True(SpinWait.SpinUntil(() => Buffer(admin, "qb-gone").Size == 0, 8000), "buffer not given back");
+            c.Dispose();
+            // The close was sent first: it is handled before anything the next client sends.
+            using var next = _server.Connect();
+            Assert.DoesNotContain("name=qb-gone ", (string)next.Call("CLIENT", "LIST")!);
+        }
+    }
+
+    [Fact]
     public void ABufferGrownForOneBigCommandShrinksWhileTheClientKeepsTalking()
     {
         using var admin = _server.Connect();

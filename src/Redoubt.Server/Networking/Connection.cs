@@ -27,9 +27,12 @@ public sealed class Connection
     private const int SendSlice = 128 * 1024;
     private const int InitialQueryBuffer = 16 * 1024;
     private const int ResizeThreshold = 32 * 1024;
-    // Cancels the pending receive so that an idle client's query buffer can be given back; replaced after use.
-    private CancellationTokenSource _receiveCancel = new();
-    private bool _releasingQueryBuffer; // guarded by the server lock
+    // A receive that starts with nothing pending reads into this small buffer rather than the query
+    // buffer, so an idle client's query buffer is held by nothing and can be given back (see
+    // ReleaseIdleQueryBuffer); what arrives is then copied into it. Guarded by the server lock.
+    private readonly byte[] _wake = new byte[WakeBufferSize];
+    private bool _receivingIntoWake = true;
+    private const int WakeBufferSize = 1024;
 
     public Connection(Socket socket, RedisServer server, Client client)
     {
@@ -38,6 +41,8 @@ public sealed class Connection
         Client = client;
         client.Connection = this;
         try { Fd = (long)socket.Handle; } catch (ObjectDisposedException) { Fd = -1; }
+        // Non-blocking, so the read that follows a full wake buffer returns at once when nothing more came.
+        try { socket.Blocking = false; } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
     }
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
@@ -66,12 +71,8 @@ public sealed class Connection
                 int n;
                 try
                 {
-                    n = await _socket.ReceiveAsync(c.QueryBuf.AsMemory(c.QueryEnd), SocketFlags.None, _receiveCancel.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    if (!await WaitWithoutQueryBufferAsync().ConfigureAwait(false)) break;
-                    continue;
+                    var target = _receivingIntoWake ? _wake.AsMemory() : c.QueryBuf.AsMemory(c.QueryEnd);
+                    n = await _socket.ReceiveAsync(target, SocketFlags.None).ConfigureAwait(false);
                 }
                 catch (SocketException) { break; }
                 catch (ObjectDisposedException) { break; }
@@ -82,6 +83,7 @@ public sealed class Connection
                 bool closeAsap, closeAfterReply;
                 lock (_server.Sync)
                 {
+                    if (_receivingIntoWake) n = TakeWakeBytes(n);
                     c.QueryEnd += n;
                     _server.Stats.NetInputBytes += n;
                     _server.Stats.TotalReadsProcessed++;
@@ -104,6 +106,7 @@ public sealed class Connection
                     // Count the buffers as they now are; maxmemory-clients may evict this client or others.
                     _server.AfterClientIo(c);
                     closeAsap |= (c.Flags & ClientFlags.CloseAsap) != 0;
+                    _receivingIntoWake = c.QueryStart == c.QueryEnd;
                 }
                 if (handedOff) return;
                 // Closed ASAP (output or query buffer limit, SHUTDOWN): what is pending is dropped.
@@ -119,49 +122,34 @@ public sealed class Connection
     }
 
     /// <summary>
-    /// Asks for an idle client's query buffer to be given back (called by the cron under the lock, as
-    /// Redis frees the spare room of a client idle for over 2 seconds). The pending receive holds the
-    /// buffer, so it is cancelled and replaced by a zero-byte wait; see <see cref="WaitWithoutQueryBufferAsync"/>.
+    /// Moves what a receive put in the wake buffer to the start of the (empty) query buffer, allocating
+    /// one if it was given back, and when the wake buffer came back full reads what else is waiting
+    /// straight into the query buffer, as a single receive into it would have. Returns the bytes added.
     /// </summary>
-    public void ReleaseIdleQueryBuffer()
+    private int TakeWakeBytes(int n)
     {
-        if (_releasingQueryBuffer || IsClosed) return;
-        _releasingQueryBuffer = true;
-        // Cancelled off the lock: the receive's continuation must not run inside the cron.
-        _ = _receiveCancel.CancelAsync();
+        var c = Client;
+        if (c.QueryBuf.Length == 0) c.QueryBuf = new byte[InitialQueryBuffer];
+        c.QueryStart = c.QueryEnd = 0;
+        Buffer.BlockCopy(_wake, 0, c.QueryBuf, 0, n);
+        if (n < _wake.Length) return n;
+        int more;
+        try { more = _socket.Receive(c.QueryBuf.AsSpan(n), SocketFlags.None, out var error); if (error != SocketError.Success) more = 0; }
+        catch (ObjectDisposedException) { more = 0; }
+        return n + more;
     }
 
     /// <summary>
-    /// Drops the query buffer while it holds nothing, waits for input without a buffer, then gives the
-    /// client a fresh one. False when the connection went away meanwhile.
+    /// Gives back an idle client's query buffer when it holds nothing (called by the cron under the
+    /// lock, as Redis frees the room of a client idle for over 2 seconds). Possible only while the
+    /// pending receive reads into the wake buffer, which is the case whenever nothing is pending.
     /// </summary>
-    private async Task<bool> WaitWithoutQueryBufferAsync()
+    public void ReleaseIdleQueryBuffer()
     {
         var c = Client;
-        lock (_server.Sync)
-        {
-            if (c.QueryStart == c.QueryEnd && c.QueryNeeded == 0)
-            {
-                c.QueryBuf = Array.Empty<byte>();
-                c.QueryStart = c.QueryEnd = 0;
-            }
-            // Not disposed: it holds no timer or wait handle, and its cancel callbacks may still be finishing.
-            _receiveCancel = new CancellationTokenSource();
-        }
-        try
-        {
-            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException) { return false; }
-        lock (_server.Sync)
-        {
-            if (c.QueryBuf.Length == 0) c.QueryBuf = new byte[InitialQueryBuffer];
-            // Input (or the peer's close) is here: the client is not idle, so the cron must not
-            // cancel the receive that is about to read it.
-            c.LastInteractionMs = _server.NowMs;
-            _releasingQueryBuffer = false;
-        }
-        return !IsClosed;
+        if (!_receivingIntoWake || c.QueryStart != c.QueryEnd || c.QueryBuf.Length == 0) return;
+        c.QueryBuf = Array.Empty<byte>();
+        c.QueryStart = c.QueryEnd = 0;
     }
 
     /// <summary>Swaps the filled reply buffer out for sending (under the lock) and counts it as in flight.</summary>

@@ -34,6 +34,9 @@ public sealed partial class Client
             if (status == ParseStatus.Incomplete)
             {
                 QueryNeeded = Parser.Needed;
+                // A big argument is read apart from what precedes it, as Redis reads it into a query
+                // buffer of its own: CLIENT LIST's qbuf then counts only its bytes.
+                QueryBigArgStart = QueryNeeded - 2 - Parser.NeededBulkStart >= BigArgument ? Parser.NeededBulkStart : 0;
                 break;
             }
             if (status == ParseStatus.Error)
@@ -45,6 +48,7 @@ public sealed partial class Client
                 break;
             }
             QueryNeeded = 0;
+            QueryBigArgStart = 0;
             SetArgsFromParser();
             if (Argc > 0) ExecutionGate.Process(this);
             if ((Flags & ClientFlags.Paused) != 0) break;
@@ -59,6 +63,12 @@ public sealed partial class Client
             Flags |= ClientFlags.CloseAsap;
         }
     }
+
+    /// <summary>The size from which a bulk argument counts as big (Redis's PROTO_MBULK_BIG_ARG).</summary>
+    internal const int BigArgument = 32 * 1024;
+
+    /// <summary>While a big argument is partly read: where its data starts, from QueryStart (else 0).</summary>
+    internal int QueryBigArgStart;
 
     private static string Escape(ReadOnlySpan<byte> bytes)
     {

@@ -19,7 +19,8 @@ public static class ClientInfo
         int flagsStart;
         long now = server.NowMs;
         var conn = c.Connection;
-        long qbuf = c.QueryEnd - c.QueryStart;
+        // A big argument being read is counted alone, as Redis holds it (see Client.QueryBigArgStart).
+        long qbuf = Math.Max(0, c.QueryEnd - c.QueryStart - c.QueryBigArgStart);
         long qbufFree = c.QueryBuf.Length - c.QueryEnd;
         long multiCount = c.InMulti ? c.MultiQueue?.Count ?? 0 : -1;
         long multiMem = 0;

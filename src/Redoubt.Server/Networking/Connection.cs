@@ -187,14 +187,21 @@ public sealed class Connection
             c.QueryStart = c.QueryEnd = 0;
         }
         int free = c.QueryBuf.Length - c.QueryEnd;
-        if (free >= 4096 && (c.QueryNeeded == 0 || c.QueryStart + c.QueryNeeded <= c.QueryBuf.Length)) return;
+        // A partial command whose size is known and fits needs no more room, however little is free:
+        // the next receives read exactly its rest.
+        if (c.QueryNeeded > 0 ? c.QueryStart + c.QueryNeeded <= c.QueryBuf.Length && free > 0 : free >= 4096) return;
         int pending = c.QueryEnd - c.QueryStart;
         // Move the pending partial command to the front, growing for a big bulk argument.
         long want = Math.Max(pending + 16 * 1024L, c.QueryNeeded + 16L);
         byte[] target = c.QueryBuf;
         if (want > c.QueryBuf.Length)
         {
-            long size = Math.Max(want, Math.Min(c.QueryBuf.Length * 2L, Array.MaxLength));
+            // A big argument of known size gets just the room it needs, as Redis sizes its query
+            // buffer for one (what client eviction and CLIENT LIST count): doubling would charge the
+            // client twice its input. Otherwise the buffer doubles, so a command of many small
+            // arguments is copied a logarithmic number of times.
+            bool bigArgument = c.QueryNeeded - pending >= ResizeThreshold;
+            long size = bigArgument ? want : Math.Max(want, Math.Min(c.QueryBuf.Length * 2L, Array.MaxLength));
             target = GC.AllocateUninitializedArray<byte>((int)Math.Min(size, Array.MaxLength));
         }
         Buffer.BlockCopy(c.QueryBuf, c.QueryStart, target, 0, pending);

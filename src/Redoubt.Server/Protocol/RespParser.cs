@@ -33,6 +33,8 @@ public sealed class RespParser
     public string? Error { get; private set; }
     /// <summary>When Incomplete, the total bytes from the start of the command needed before re-parsing helps (0 = unknown).</summary>
     public int Needed { get; private set; }
+    /// <summary>When Incomplete inside a bulk argument, where its data starts, from the start of the command (else 0).</summary>
+    public int NeededBulkStart { get; private set; }
     /// <summary>Set when the last parsed command was inline (used by replication's newline keep-alives).</summary>
     public bool WasInline { get; private set; }
 
@@ -52,6 +54,7 @@ public sealed class RespParser
         consumed = 0;
         Count = 0;
         Needed = 0;
+        NeededBulkStart = 0;
         _inlineArgs = null;
         if (pos >= end) return ParseStatus.Incomplete;
         if (buf[pos] == (byte)'*')
@@ -111,6 +114,7 @@ public sealed class RespParser
             if (dataEnd > end)
             {
                 // Tell the caller how big the buffer must get; the bulk header is re-read next time.
+                NeededBulkStart = dataStart - start;
                 return Incomplete(dataEnd - start);
             }
             if (n == _offsets.Length) Grow(Math.Min(argc, n * 2));

@@ -111,7 +111,15 @@ public sealed class Connection
                 if (handedOff) return;
                 // Closed ASAP (output or query buffer limit, SHUTDOWN): what is pending is dropped.
                 if (closeAsap) break;
-                if (toSend != null) await SendLoopAsync(toSend, sendLength).ConfigureAwait(false);
+                if (toSend != null)
+                {
+                    // The close must follow the reply. Otherwise reading goes on while the send is
+                    // pending, as Redis keeps reading a client that does not read its replies: they
+                    // pile up in the reply buffer, where output buffer limits and client eviction see
+                    // them, and the send loop takes them when the socket drains.
+                    if (closeAfterReply) await SendLoopAsync(toSend, sendLength).ConfigureAwait(false);
+                    else _ = SendLoopAsync(toSend, sendLength);
+                }
                 if (closeAfterReply || IsClosed) break;
             }
         }

@@ -180,6 +180,13 @@ public sealed partial class RedisServer
         // Internal clients (scripts, loading) have no buffers of their own worth counting; a client
         // already unlinked must not be counted again.
         if (c.Connection is null || c.MemoryUncounted) return;
+        // A client being closed ASAP (output buffer limit) is as good as freed, as Redis frees it
+        // before serving the next client: what it holds must not get others evicted meanwhile.
+        if ((c.Flags & ClientFlags.CloseAsap) != 0)
+        {
+            UncountClient(c);
+            return;
+        }
         long mem = ClientMemory(c);
         var type = GetClientType(c);
         _clientMemory[(int)c.MemoryCountedType] -= c.MemoryCounted;

@@ -98,16 +98,19 @@ public sealed partial class RedisServer : IKeyspaceHooks
 
     /// <summary>Binds the listeners and starts serving; throws when no address can be bound.</summary>
     /// <param name="listen">False for an embedded server driven in-process (tests, tools): no sockets.</param>
-    public void Start(bool listen = true)
+    public void Start(bool listen = true, Action? listening = null)
     {
         Log.Level = ServerLog.ParseLevel(Config.LogLevel);
         Log.File = Config.LogFile;
         Databases = new Database[Config.Databases];
         for (int i = 0; i < Databases.Length; i++) Databases[i] = new Database(i, this);
 
+        // Listeners first, as Redis binds them before printing its logo (with the PID that tools
+        // wait for before connecting): connections made from then on queue until accepted.
+        if (listen) BindListeners();
+        listening?.Invoke();
         Log.Notice("Server initialized");
         Acl.LoadAtStartup();
-        if (listen) BindListeners();
         MeasureStartupMemory();
         // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
         foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);

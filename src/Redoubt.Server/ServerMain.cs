@@ -85,7 +85,7 @@ public static class ServerMain
         var log = server.Log;
         log.Level = ServerLog.ParseLevel(config.LogLevel);
         log.File = config.LogFile;
-        PrintBanner(server, config, args.Length == 0);
+        PrintStarting(server, config, args.Length == 0);
 
         if (OpenFilesLimit.Adjust(config, log, atStartup: true) is string fatal)
         {
@@ -126,7 +126,7 @@ public static class ServerMain
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => OnSignal(ctx, server, "SIGINT", config.ShutdownOnSigint));
         try
         {
-            server.Start();
+            server.Start(listening: () => PrintLogo(server, config));
         }
         catch (Exception e) when (e is InvalidOperationException or System.Net.Sockets.SocketException or Security.AclStartupException)
         {
@@ -215,7 +215,7 @@ public static class ServerMain
         return (file, fromStdin, options.ToString());
     }
 
-    private static void PrintBanner(RedisServer server, ServerConfig config, bool noArguments)
+    private static void PrintStarting(RedisServer server, ServerConfig config, bool noArguments)
     {
         var log = server.Log;
         log.Role = 'C';
@@ -225,6 +225,12 @@ public static class ServerMain
             log.Warning("Warning: no config file specified, using the default config. In order to specify a config file use redoubt server /path/to/redis.conf");
         else log.Warning("Configuration loaded");
         log.Role = config.MasterHost != null ? 'S' : 'M';
+    }
+
+    /// <summary>The logo (or its one-line form), printed once the listeners are bound, as Redis does.</summary>
+    private static void PrintLogo(RedisServer server, ServerConfig config)
+    {
+        var log = server.Log;
         if (config.AlwaysShowLogo || (config.LogFile.Length == 0 && !Console.IsOutputRedirected))
         {
             log.WriteRaw(

@@ -43,6 +43,14 @@ public sealed partial class RedisServer
                 }
             }
         };
+        // An expired stream or one swapped away is gone for the XREADGROUP clients waiting on it;
+        // serving tells them (readers without a group keep waiting).
+        KeyExpiredHooks += (db, key) => Blocking.SignalKeyAsReady(db, key);
+        DbSwappedHooks += (a, b) =>
+        {
+            Blocking.SignalAllWaitedKeys(Databases[a]);
+            Blocking.SignalAllWaitedKeys(Databases[b]);
+        };
         // A flush deletes streams that XREADGROUP clients may wait on: they must be told.
         DbFlushedHooks += dbId =>
         {

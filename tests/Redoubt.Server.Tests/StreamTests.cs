@@ -217,4 +217,63 @@ public sealed class StreamTests : IClassFixture<ServerPair>
         Assert.Equal(fwd.Select(Show), rev.Reverse().Select(Show));
         Assert.Equal("[[500-2,[f," + new string('x', 100) + "]]]", Show(c.Call("XRANGE", "many", "500", "500")));
     }
+
+    [Fact]
+    public void Resp3RepliesMatchRealRedis() => Differential("r3",
+        C("HELLO", "3"),
+        C("DEL", "{k}"),
+        C("XADD", "{k}", "1-0", "a", "1"),
+        C("XREAD", "STREAMS", "{k}", "0"),
+        C("XREAD", "STREAMS", "{k}", "$"),
+        C("XGROUP", "CREATE", "{k}", "g", "0"),
+        C("XREADGROUP", "GROUP", "g", "c", "STREAMS", "{k}", ">"),
+        C("XINFO", "GROUPS", "{k}"),
+        C("XPENDING", "{k}", "g", "-", "+", "0"),
+        C("XRANGE", "{k}", "-", "+", "COUNT", "0"));
+
+    [Fact]
+    public void WritesSendKeyspaceEvents()
+    {
+        using var c = new RespClient(_pair.Ours.Port);
+        using var sub = new RespClient(_pair.Ours.Port);
+        c.Call("CONFIG", "SET", "notify-keyspace-events", "Et");
+        try
+        {
+            sub.Call("SUBSCRIBE", "__keyevent@0__:xadd", "__keyevent@0__:xtrim", "__keyevent@0__:xdel",
+                "__keyevent@0__:xgroup-create", "__keyevent@0__:xgroup-createconsumer", "__keyevent@0__:xgroup-delconsumer",
+                "__keyevent@0__:xgroup-setid", "__keyevent@0__:xgroup-destroy", "__keyevent@0__:xsetid");
+            for (int i = 1; i < 9; i++) sub.Read();
+            c.Call("DEL", "ev");
+            c.Call("XADD", "ev", "MAXLEN", "0", "1-0", "a", "b");
+            c.Call("XADD", "ev", "2-0", "a", "b");
+            c.Call("XDEL", "ev", "2-0");
+            c.Call("XGROUP", "CREATE", "ev", "g", "0");
+            c.Call("XGROUP", "CREATECONSUMER", "ev", "g", "c");
+            c.Call("XGROUP", "DELCONSUMER", "ev", "g", "c");
+            c.Call("XGROUP", "SETID", "ev", "g", "0");
+            c.Call("XGROUP", "DESTROY", "ev", "g");
+            c.Call("XSETID", "ev", "5-0");
+            var events = new List<string>();
+            for (int i = 0; i < 10; i++) events.Add(((string)((object?[])sub.Read()!)[1]!).Split(':')[1]);
+            Assert.Equal(new[] { "xadd", "xtrim", "xadd", "xdel", "xgroup-create", "xgroup-createconsumer",
+                "xgroup-delconsumer", "xgroup-setid", "xgroup-destroy", "xsetid" }, events);
+        }
+        finally
+        {
+            c.Call("CONFIG", "SET", "notify-keyspace-events", "");
+        }
+    }
+
+    [Fact]
+    public void WatchedStreamIsInvalidatedByXAdd()
+    {
+        using var c = new RespClient(_pair.Ours.Port);
+        using var other = new RespClient(_pair.Ours.Port);
+        c.Call("DEL", "wx");
+        c.Call("WATCH", "wx");
+        other.Call("XADD", "wx", "1-0", "a", "b");
+        c.Call("MULTI");
+        c.Call("PING");
+        Assert.Null(c.Call("EXEC"));
+    }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Redoubt.Server.Commands;
 using Redoubt.Server.Storage;
 
@@ -9,39 +8,25 @@ public sealed partial class RedisServer
     /// <summary>Links streams into DEBUG DIGEST and FLUSHDB (called once when commands are bound).</summary>
     internal void AttachStreams()
     {
-        // Redis's xorObjectDigest for streams: each entry's ID (big-endian 128 bits) then its fields
-        // and values, then the last ID, and per group its name, last ID and PEL IDs.
+        // Redis's xorObjectDigest for streams: each entry's ID written "ms.seq", then its fields and
+        // values, in order (groups are not part of the digest).
         ValueDigesters[RedisType.Stream] = static (value, digest) =>
         {
             var s = (StreamObject)value;
-            Span<byte> id = stackalloc byte[16];
-            if (s.SeekFirst(StreamId.Zero, out var cur))
+            Span<byte> id = stackalloc byte[48];
+            if (!s.SeekFirst(StreamId.Zero, out var cur)) return;
+            do
             {
-                do
+                int n = cur.Id.Format(id);
+                id[id[..n].IndexOf((byte)'-')] = (byte)'.';
+                ServerCommands.MixDigest(digest, id[..n]);
+                var fields = s.Fields(cur);
+                while (fields.MoveNext())
                 {
-                    WriteId(id, cur.Id);
-                    ServerCommands.MixDigest(digest, id);
-                    var fields = s.Fields(cur);
-                    while (fields.MoveNext())
-                    {
-                        ServerCommands.MixDigest(digest, fields.Field);
-                        ServerCommands.MixDigest(digest, fields.Value);
-                    }
-                } while (s.MoveNext(ref cur));
-            }
-            WriteId(id, s.LastId);
-            ServerCommands.MixDigest(digest, id);
-            foreach (var g in s.Groups)
-            {
-                ServerCommands.MixDigest(digest, g.Name);
-                WriteId(id, g.LastId);
-                ServerCommands.MixDigest(digest, id);
-                foreach (var p in g.Pending)
-                {
-                    WriteId(id, p.Id);
-                    ServerCommands.MixDigest(digest, id);
+                    ServerCommands.MixDigest(digest, fields.Field);
+                    ServerCommands.MixDigest(digest, fields.Value);
                 }
-            }
+            } while (s.MoveNext(ref cur));
         };
         // An expired stream or one swapped away is gone for the XREADGROUP clients waiting on it;
         // serving tells them (readers without a group keep waiting).
@@ -57,11 +42,5 @@ public sealed partial class RedisServer
             for (int i = 0; i < Databases.Length; i++)
                 if (dbId == -1 || dbId == i) Blocking.SignalAllWaitedKeys(Databases[i]);
         };
-    }
-
-    private static void WriteId(Span<byte> dest, StreamId id)
-    {
-        BinaryPrimitives.WriteUInt64BigEndian(dest, id.Ms);
-        BinaryPrimitives.WriteUInt64BigEndian(dest[8..], id.Seq);
     }
 }

@@ -293,7 +293,9 @@ public static partial class StreamCommands
     /// </summary>
     private static bool ServeBlocked(Client c, StreamRequest req, byte[] key)
     {
-        var s = c.Db.Peek(key) as StreamObject;
+        // Found through the write lookup so that memory accounting measures the PEL's growth.
+        int slot = StringCommands.FindForWrite(c, key);
+        var s = slot >= 0 ? c.Db.ObjectAt(slot) as StreamObject : null;
         if (s is null)
         {
             if (req.Group is null) return false;

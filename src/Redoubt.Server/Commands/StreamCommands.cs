@@ -340,6 +340,14 @@ public static partial class StreamCommands
             c.Reply.Error("The ID specified in XADD is equal or smaller than the target stream top item");
             return;
         }
+        // A node's sizes are 32-bit in Redis: one entry may hold at most 1 GB of fields and values.
+        long total = 0;
+        for (int i = fieldPos; i < c.Argc; i++) total += c.Arg(i).Length;
+        if (total > 1L << 30)
+        {
+            c.Reply.Error("Elements are too large to be stored");
+            return;
+        }
         var cfg = c.Server.Config;
         s.Append(id, new ArgSource(c), fieldPos, (c.Argc - fieldPos) / 2, cfg.StreamNodeMaxBytes, cfg.StreamNodeMaxEntries);
         ReplyId(c, id);

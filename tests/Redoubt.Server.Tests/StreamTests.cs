@@ -349,4 +349,34 @@ public sealed class StreamTests : IClassFixture<ServerPair>
             Assert.True(a == b, $"#{i} {string.Join(' ', cmd)}:\n ours {a}\n real {b}");
         }
     }
+
+    [Fact]
+    public void BlockedGroupReaderLearnsOfSwappedAwayStream()
+    {
+        using var reader = new RespClient(_pair.Ours.Port);
+        using var writer = new RespClient(_pair.Ours.Port);
+        foreach (var db in new[] { "4", "9" })
+        {
+            writer.Call("SELECT", db);
+            writer.Call("FLUSHDB");
+        }
+        writer.Call("SELECT", "4");
+        writer.Call("LPUSH", "sw", "e1");
+        writer.Call("SELECT", "9");
+        writer.Call("XADD", "sw", "666", "f", "v");
+        writer.Call("XGROUP", "CREATE", "sw", "g", "$");
+        reader.Call("SELECT", "9");
+        reader.SendRaw(RespClient.Encode("XREADGROUP", "GROUP", "g", "Alice", "BLOCK", "0", "STREAMS", "sw", ">"));
+        Thread.Sleep(100);
+        writer.Call("SWAPDB", "4", "9");
+        Assert.Equal("ERR:UNBLOCKED the stream key no longer exists", Show(reader.Read()));
+        // A plain XREAD keeps waiting while its key is missing, and is served once it is added again.
+        writer.Call("FLUSHDB");
+        reader.SendRaw(RespClient.Encode("XREAD", "BLOCK", "0", "STREAMS", "sw", "0"));
+        Thread.Sleep(100);
+        writer.Call("SET", "sw", "not a stream");
+        writer.Call("DEL", "sw");
+        writer.Call("XADD", "sw", "1-0", "a", "b");
+        Assert.Equal("[[sw,[[1-0,[a,b]]]]]", Show(reader.Read()));
+    }
 }

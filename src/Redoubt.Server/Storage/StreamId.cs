@@ -58,29 +58,6 @@ public readonly record struct StreamId(ulong Ms, ulong Seq) : IComparable<Stream
 
     public override string ToString() => $"{Ms}-{Seq}";
 
-    /// <summary>
-    /// Parses "ms" or "ms-seq" (Redis's streamGenericParseIDOrReply without the special forms);
-    /// <paramref name="seqGiven"/> says whether the sequence was present. A missing sequence takes
-    /// <paramref name="missingSeq"/>.
-    /// </summary>
-    public static bool TryParse(ReadOnlySpan<byte> s, ulong missingSeq, out StreamId id, out bool seqGiven)
-    {
-        id = default;
-        seqGiven = false;
-        if (s.Length > 127) return false;
-        int dash = s.IndexOf((byte)'-');
-        if (dash < 0)
-        {
-            if (!TryParseULong(s, out ulong ms)) return false;
-            id = new StreamId(ms, missingSeq);
-            return true;
-        }
-        if (!TryParseULong(s[..dash], out ulong m) || !TryParseULong(s[(dash + 1)..], out ulong q)) return false;
-        id = new StreamId(m, q);
-        seqGiven = true;
-        return true;
-    }
-
     /// <summary>strtoull as Redis's string2ull uses it: digits only, no sign, no spaces, no overflow.</summary>
     internal static bool TryParseULong(ReadOnlySpan<byte> s, out ulong v)
     {

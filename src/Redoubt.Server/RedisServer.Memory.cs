@@ -160,6 +160,9 @@ public sealed partial class RedisServer
     /// <summary>Estimated cost of one subscription: the client's set entry and the registry's entry.</summary>
     public const long SubscriptionBytes = 100;
 
+    /// <summary>Estimated cost of one tracking prefix: its sorted-set node, its copy and the table's entry.</summary>
+    public const long TrackingPrefixBytes = 120;
+
     /// <summary>
     /// Bytes held for one client: query buffer, reply buffer, the buffer being sent (or the spare one
     /// kept for the next send), queued MULTI commands, watched keys and subscriptions, and a fixed cost.
@@ -171,6 +174,8 @@ public sealed partial class RedisServer
         int subscriptions = c.SubscribedChannels + c.SubscribedPatterns + c.SubscribedShardChannels;
         if (subscriptions > 0) mem += subscriptions * SubscriptionBytes;
         if (Watches.Count > 0) mem += Watches.CountFor(c) * WatchedKeyBytes;
+        // Broadcast-mode tracking prefixes are held per client, so client eviction must see them.
+        if (c.TrackingPrefixes is { Count: > 0 } prefixes) mem += prefixes.Count * TrackingPrefixBytes;
         return mem;
     }
 

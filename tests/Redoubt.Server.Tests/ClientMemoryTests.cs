@@ -102,4 +102,23 @@ public sealed class ClientMemoryTests
         Assert.Equal(qb, Field(admin, "holder", "qbuf"));
         Assert.Contains("evicted_clients:0", (string)admin.Call("INFO", "stats")!);
     }
+
+    [Fact]
+    public void TrackingPrefixesCountTowardsClientEviction()
+    {
+        using var server = new ServerProcess();
+        using var admin = server.Connect();
+        Assert.Equal("OK", admin.Call("CLIENT", "NO-EVICT", "on"));
+        Assert.Equal("OK", admin.Call("CONFIG", "SET", "maxmemory-clients", "200000"));
+        using var c = server.Connect();
+        int added = 0;
+        try
+        {
+            for (; added < 20000; added++)
+                if (c.Call("CLIENT", "TRACKING", "on", "prefix", added.ToString("D12"), "bcast") is not "OK") break;
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException) { }
+        Assert.True(added < 20000, "never evicted");
+        Assert.Contains("evicted_clients:1", (string)admin.Call("INFO", "stats")!);
+    }
 }

@@ -52,6 +52,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Acl.Attach(this);
         CommandBindings.BindAll(this);
         InitIntrospection();
+        InitPropagation();
+        InitAof();
         CronHooks.Add(ShutdownCron);
     }
 
@@ -106,6 +108,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
         for (int i = 0; i < Databases.Length; i++) Databases[i] = new Database(i, this);
 
         Log.Notice("Server initialized");
+        LoadAppendOnlyAtStartup();
         Acl.LoadAtStartup();
         if (listen) BindListeners();
         MeasureStartupMemory();

@@ -32,5 +32,6 @@ public static class CommandBindings
         ListCommands.Bind(t);
         server.AttachLists();
         server.AttachBlocking();
+        AofCommands.Bind(t);
     }
 }

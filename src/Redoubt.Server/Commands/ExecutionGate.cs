@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Redoubt.Server.Propagation;
 
 namespace Redoubt.Server.Commands;
 
@@ -169,7 +170,24 @@ public static class ExecutionGate
         c.ClearRedactions();
         long start = Stopwatch.GetTimestamp();
         c.Cmd = cmd;
-        cmd.Handler!(c);
+        // Propagation state is per call: EXEC runs its queue as nested calls on the same client.
+        var propagation = server.Propagation;
+        long dirtyBefore = stats.Dirty;
+        var savedPropFlags = c.PropFlags;
+        var savedPropArgv = c.PropagateArgv;
+        c.PropFlags = PropagationFlags.None;
+        c.PropagateArgv = null;
+        propagation.Depth++;
+        try { cmd.Handler!(c); }
+        finally { propagation.Depth--; }
+        if (propagation.Active)
+        {
+            server.PropagateCall(c, cmd, stats.Dirty - dirtyBefore);
+            // What a top-level command (or EXEC's queue) produced goes out as one unit.
+            if (propagation.Depth == 0) propagation.Flush();
+        }
+        c.PropFlags = savedPropFlags;
+        c.PropagateArgv = savedPropArgv;
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long micros = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
         cmd.Calls++;

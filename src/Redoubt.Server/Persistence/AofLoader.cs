@@ -234,14 +234,41 @@ public sealed class AofLoader
             stream.Position = position;
             _base = position;
             _pos = _len = 0;
+            HitEof = false;
         }
+
+        /// <summary>True once a read found the end of the file (C's feof).</summary>
+        public bool HitEof { get; private set; }
 
         private bool Fill()
         {
             _base += _len;
             _pos = 0;
             _len = stream.Read(_buf, 0, _buf.Length);
+            if (_len == 0) HitEof = true;
             return _len > 0;
+        }
+
+        /// <summary>The next byte without consuming it; -1 at end of file.</summary>
+        public int Peek()
+        {
+            if (_pos == _len && !Fill()) return -1;
+            return _buf[_pos];
+        }
+
+        /// <summary>Reads as much of <paramref name="dest"/> as the file still has; returns the count.</summary>
+        public int ReadSome(Span<byte> dest)
+        {
+            int done = 0;
+            while (done < dest.Length)
+            {
+                if (_pos == _len && !Fill()) break;
+                int take = Math.Min(dest.Length - done, _len - _pos);
+                _buf.AsSpan(_pos, take).CopyTo(dest[done..]);
+                _pos += take;
+                done += take;
+            }
+            return done;
         }
 
         /// <summary>Reads up to and including '\n', at most <c>line.Length - 1</c> bytes; 0 at end of file.</summary>

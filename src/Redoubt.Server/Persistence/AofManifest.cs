@@ -114,7 +114,8 @@ public sealed class AofManifest
             string raw = lines[k];
             lineNo++;
             if (raw.StartsWith('#')) continue;
-            if (k == count - 1 && !text.EndsWith('\n')) Fail("The AOF manifest file contains too long line", null, lineNo);
+            // Lines are read 1024 bytes at a time: one without its newline within them is too long.
+            if (raw.Length >= 1024 || (k == count - 1 && !text.EndsWith('\n'))) Fail("The AOF manifest file contains too long line", null, lineNo);
             string line = raw.Trim(' ', '\t', '\r', '\n');
             if (line.Length == 0) Fail("Invalid AOF manifest file format", line, lineNo);
             List<string>? argv = null;

@@ -51,6 +51,9 @@ public sealed partial class RedisServer
 
     private string AofDir => Config.AppendDirname;
 
+    /// <summary>Where appends accumulate between turning the AOF on and its first rewrite completing.</summary>
+    private string TempIncrName => "temp-" + Config.AppendFilename + ".incr";
+
     private void InitAof()
     {
         Config.AppendOnlyChanged = OnAppendOnlyChanged;
@@ -83,10 +86,21 @@ public sealed partial class RedisServer
         long start = Stopwatch.GetTimestamp();
         var result = LoadAppendOnlyFiles(_aofManifest, out long totalSize, out long baseSize);
         if (result is AofLoadResult.Failed or AofLoadResult.OpenError)
-            throw new InvalidOperationException("AOF loading failed, exiting.");
+            ExitAtStartup();
         if (result != AofLoadResult.NotExist)
             Log.Notice($"DB loaded from append only file: {Stopwatch.GetElapsedTime(start).TotalSeconds:F3} seconds");
         OpenAofOnStart(totalSize, baseSize);
+    }
+
+    /// <summary>
+    /// Redis exits with status 1 right after logging why the AOF cannot be used, so that reason is the
+    /// last line of the log (tools and tests read it there).
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ExitAtStartup()
+    {
+        Environment.Exit(1);
+        throw new InvalidOperationException("unreachable");
     }
 
     private void LoadManifestFromDisk()
@@ -94,18 +108,18 @@ public sealed partial class RedisServer
         _aofManifest = new AofManifest();
         string path = Path.Combine(AofDir, AofManifest.ManifestName(Config.AppendFilename));
         if (!File.Exists(path)) return;
-        string text;
+        string text = "";
         try { text = File.ReadAllText(path, System.Text.Encoding.Latin1); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Log.Warning($"Fatal error: can't open the AOF manifest file {path} for reading: {Errno.Describe(e)}");
-            throw new InvalidOperationException("AOF manifest unreadable, exiting.");
+            ExitAtStartup();
         }
         try { _aofManifest = AofManifest.Parse(text); }
         catch (AofManifestException e)
         {
-            foreach (var line in e.LogLines.Take(e.LogLines.Count - 1)) Log.Warning(line);
-            throw new InvalidOperationException(e.LogLines[^1]);
+            foreach (var line in e.LogLines) Log.Warning(line);
+            ExitAtStartup();
         }
     }
 
@@ -173,7 +187,7 @@ public sealed partial class RedisServer
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Log.Warning($"Can't open or create append-only dir {AofDir}: {Errno.Describe(e)}");
-            throw new InvalidOperationException("AOF directory unusable, exiting.");
+            ExitAtStartup();
         }
         var m = _aofManifest;
         if (m.Base is null && m.Incr.Count == 0)
@@ -199,12 +213,12 @@ public sealed partial class RedisServer
         {
             writer.Dispose();
             Log.Warning($"Can't open the append-only file {incr}: {e.Message}");
-            throw new InvalidOperationException("AOF unusable, exiting.");
+            ExitAtStartup();
         }
         if (!PersistManifest(m))
         {
             writer.Dispose();
-            throw new InvalidOperationException("AOF manifest could not be written, exiting.");
+            ExitAtStartup();
         }
         writer.BaseSize = baseSize;
         AttachAofWriter(writer);
@@ -363,8 +377,8 @@ public sealed partial class RedisServer
         {
             // The new incr file goes into the manifest only with the base file that precedes it.
             writer = new AofWriter(this);
-            string incr = m.Clone().NewIncr(Config.AppendFilename);
-            try { writer.SwitchTo(Path.Combine(AofDir, "temp-" + incr), 0); }
+            string incr = TempIncrName;
+            try { writer.SwitchTo(Path.Combine(AofDir, incr), 0); }
             catch (IOException e)
             {
                 writer.Dispose();
@@ -372,6 +386,11 @@ public sealed partial class RedisServer
                 return "Can't open the append-only file";
             }
             AttachAofWriter(writer);
+        }
+        else if (AofState == AofState.Off)
+        {
+            // With the AOF off a rewrite only replaces the base file: no incr file is opened.
+            writer = null!;
         }
         else
         {
@@ -433,14 +452,14 @@ public sealed partial class RedisServer
             return;
         }
         var writer = Aof;
-        if (writer is null) return;
+        if (writer is null && AofState != AofState.Off) return;
         var next = _aofManifest.Clone();
         string baseName = next.NewBase(Config.AppendFilename, job.Rdb);
         string basePath = Path.Combine(AofDir, baseName);
         try
         {
             File.Move(job.TempPath, basePath, overwrite: true);
-            if (AofState == AofState.WaitRewrite)
+            if (AofState == AofState.WaitRewrite && writer != null)
             {
                 // The incr file written since AOF was turned on takes its real name now.
                 string tempIncr = writer.CurrentFile;
@@ -456,17 +475,21 @@ public sealed partial class RedisServer
             RewriteFailed();
             return;
         }
-        next.MarkRewrittenIncrsAsHistory();
+        // With the AOF on, the newest incr file is being appended to and stays; with it off, none does.
+        next.MarkRewrittenIncrsAsHistory(keepNewest: writer != null);
         if (!PersistManifest(next))
         {
             RewriteFailed();
             return;
         }
         _aofManifest = next;
-        long baseSize = new FileInfo(basePath).Length;
-        long incrSize = File.Exists(writer.CurrentFile) ? new FileInfo(writer.CurrentFile).Length : 0;
-        writer.CurrentSize = baseSize + incrSize;
-        writer.BaseSize = writer.CurrentSize;
+        if (writer != null)
+        {
+            long baseSize = new FileInfo(basePath).Length;
+            long incrSize = File.Exists(writer.CurrentFile) ? new FileInfo(writer.CurrentFile).Length : 0;
+            writer.CurrentSize = baseSize + incrSize;
+            writer.BaseSize = writer.CurrentSize;
+        }
         if (AofState == AofState.WaitRewrite)
         {
             AofState = AofState.On;
@@ -475,8 +498,8 @@ public sealed partial class RedisServer
         status.AofRewrites++;
         status.AofLastBgrewriteOk = true;
         _rewriteFailures = 0;
-        Log.Notice("Successfully renamed the temporary AOF base file " + baseName + " into " + baseName);
         Log.Notice("Background AOF rewrite terminated with success");
+        Log.Notice($"Successfully renamed the temporary AOF base file {Path.GetFileName(job.TempPath)} into {baseName}");
         DeleteAofHistory();
     }
 
@@ -527,21 +550,8 @@ public sealed partial class RedisServer
     /// <summary>Whether an RDB child-equivalent is running (set by the snapshot layer).</summary>
     public Func<bool>? BackgroundSaveInProgress;
 
-    /// <summary>BGREWRITEAOF with appendonly off: writes a fresh base file and manifest, no incr appends.</summary>
-    private string? RewriteWhileOff()
-    {
-        try { Directory.CreateDirectory(AofDir); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Errno.Describe(e); }
-        var writer = new AofWriter(this);
-        string incr = _aofManifest.Clone().NewIncr(Config.AppendFilename);
-        try { writer.SwitchTo(Path.Combine(AofDir, "temp-" + incr), 0); }
-        catch (IOException e) { writer.Dispose(); return e.Message; }
-        // Not subscribed: nothing is appended while AOF is off; the empty incr completes the layout.
-        Aof = writer;
-        AofState = AofState.WaitRewrite;
-        var err = StartAofRewrite(enabling: false) is null ? null : "failed";
-        return err;
-    }
+    /// <summary>BGREWRITEAOF with appendonly off: a fresh base file and a manifest naming only it.</summary>
+    private string? RewriteWhileOff() => StartAofRewrite(enabling: false);
 
     // ---- cron, errors, shutdown --------------------------------------------------------------------
 

@@ -108,9 +108,11 @@ public sealed partial class RedisServer : IKeyspaceHooks
         for (int i = 0; i < Databases.Length; i++) Databases[i] = new Database(i, this);
 
         Log.Notice("Server initialized");
-        LoadAppendOnlyAtStartup();
         Acl.LoadAtStartup();
         if (listen) BindListeners();
+        // Listening before loading, as Redis does: clients can connect at once and are served once the
+        // data is in (nothing is accepted until then).
+        LoadAppendOnlyAtStartup();
         MeasureStartupMemory();
         // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
         foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);

@@ -148,17 +148,25 @@ public sealed class AofToolTests
 
             // A slow rewrite (DEBUG key delay is not needed: a second request during one is refused).
             Assert.Equal("Background append only file rewriting started", c.Call("BGREWRITEAOF"));
+            // The first one may already be done: then the second starts another.
             var second = c.Call("BGREWRITEAOF");
             if (second is RespError e) Assert.Equal("ERR Background append only file rewriting already in progress", e.Message);
+            else
+            {
+                Assert.Equal("Background append only file rewriting started", second);
+            }
             AofLoadTests.WaitRewriteDone(c);
-            Assert.Equal("file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n",
+            int rewrites = int.Parse(((string)c.Call("INFO", "persistence")!).Split("\r\n").First(l => l.StartsWith("aof_rewrites:"))["aof_rewrites:".Length..]);
+            Assert.InRange(rewrites, 2, 4);
+            Assert.Equal($"file appendonly.aof.{rewrites}.base.aof seq {rewrites} type b\nfile appendonly.aof.{rewrites}.incr.aof seq {rewrites} type i\n",
                 File.ReadAllText(Path.Combine(aofDir, "appendonly.aof.manifest")));
             Assert.False(File.Exists(Path.Combine(aofDir, "appendonly.aof.1.incr.aof")), "history files are removed");
-            Assert.Contains("aof_rewrites:2", (string)c.Call("INFO", "persistence")!);
+            Assert.Equal([$"appendonly.aof.{rewrites}.base.aof", $"appendonly.aof.{rewrites}.incr.aof", "appendonly.aof.manifest"],
+                Directory.GetFiles(aofDir).Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToArray());
 
             Assert.Equal("OK", c.Call("CONFIG", "SET", "appendonly", "no"));
             c.Call("SET", "off", "3");
-            Assert.Empty(AofHarness.ParseCommands(File.ReadAllBytes(Path.Combine(aofDir, "appendonly.aof.2.incr.aof"))));
+            Assert.Empty(AofHarness.ParseCommands(File.ReadAllBytes(Path.Combine(aofDir, $"appendonly.aof.{rewrites}.incr.aof"))));
             Assert.Contains("aof_enabled:0", (string)c.Call("INFO", "persistence")!);
         }
         finally { Directory.Delete(dir, true); }

@@ -173,8 +173,8 @@ public sealed class AofLoader
 
     private AofLoadResult FormatError(string fileName, long offset)
     {
-        _server.Log.Warning($"Bad file format reading the append only file {fileName}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>");
         _server.Log.Warning($"The unreadable command of {fileName} starts at offset {offset}");
+        _server.Log.Warning($"Bad file format reading the append only file {fileName}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>");
         return AofLoadResult.Failed;
     }
 

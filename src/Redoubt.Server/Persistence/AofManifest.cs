@@ -50,9 +50,9 @@ public sealed class AofManifest
     }
 
     /// <summary>After a rewrite: every incr file but the newest is covered by the new base.</summary>
-    public void MarkRewrittenIncrsAsHistory()
+    public void MarkRewrittenIncrsAsHistory(bool keepNewest = true)
     {
-        while (Incr.Count > 1)
+        while (Incr.Count > (keepNewest ? 1 : 0))
         {
             History.Add(Incr[0] with { Type = 'h' });
             Incr.RemoveAt(0);

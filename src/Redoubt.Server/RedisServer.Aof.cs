@@ -415,7 +415,21 @@ public sealed partial class RedisServer
             StartMs = NowMs,
             TempPath = Path.Combine(AofDir, $"temp-rewriteaof-bg-{Environment.ProcessId}.aof"),
         };
-        SnapshotKeyspace(job.Sink);
+        try { SnapshotKeyspace(job.Sink); }
+        catch (InvalidOperationException e)
+        {
+            // A value the rewrite cannot encode: the rewrite fails, appends go on in the new incr file.
+            Log.Warning("Can't rewrite append only file in background: " + e.Message);
+            PersistenceStatus.AofLastBgrewriteOk = false;
+            _rewriteFailures++;
+            _lastRewriteFailMs = NowMs;
+            if (enabling)
+            {
+                DetachAofWriter();
+                try { File.Delete(Path.Combine(AofDir, TempIncrName)); } catch (Exception) { }
+            }
+            return "Can't rewrite append only file in background";
+        }
         _rewrite = job;
         _rewriteScheduled = false;
         Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");

@@ -107,11 +107,11 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Databases = new Database[Config.Databases];
         for (int i = 0; i < Databases.Length; i++) Databases[i] = new Database(i, this);
 
+        // As in Redis: the listeners are bound before "Server initialized" (tools wait for that line and
+        // then connect), users and data are loaded after it; connections wait until the data is in.
+        if (listen) BindListeners();
         Log.Notice("Server initialized");
         Acl.LoadAtStartup();
-        if (listen) BindListeners();
-        // Listening before loading, as Redis does: clients can connect at once and are served once the
-        // data is in (nothing is accepted until then).
         LoadAppendOnlyAtStartup();
         MeasureStartupMemory();
         // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.

@@ -52,6 +52,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Acl.Attach(this);
         CommandBindings.BindAll(this);
         InitIntrospection();
+        InitPropagation();
+        InitAof();
         CronHooks.Add(ShutdownCron);
     }
 
@@ -111,9 +113,12 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Databases = new Database[Config.Databases];
         for (int i = 0; i < Databases.Length; i++) Databases[i] = new Database(i, this);
 
+        // As in Redis: the listeners are bound before "Server initialized" (tools wait for that line and
+        // then connect), users and data are loaded after it; connections wait until the data is in.
+        if (listen) BindListeners();
         Log.Notice("Server initialized");
         Acl.LoadAtStartup();
-        if (listen) BindListeners();
+        LoadAppendOnlyAtStartup();
         MeasureStartupMemory();
         // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
         foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);

@@ -34,5 +34,6 @@ public static class CommandBindings
         server.AttachBlocking();
         StreamCommands.Bind(t);
         server.AttachStreams();
+        AofCommands.Bind(t);
     }
 }

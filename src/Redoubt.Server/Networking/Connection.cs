@@ -212,6 +212,9 @@ public sealed class Connection
     {
         while (true)
         {
+            // Replies leave only after the writes they acknowledge are in the AOF (fsynced with
+            // appendfsync always), as Redis writes its AOF buffer before sending replies.
+            _server.Aof?.FlushBeforeReply();
             try
             {
                 int off = 0;

@@ -32,5 +32,7 @@ public static class CommandBindings
         ListCommands.Bind(t);
         server.AttachLists();
         server.AttachBlocking();
+        PersistenceCommands.Bind(t);
+        server.AttachPersistence();
     }
 }

@@ -176,6 +176,7 @@ public static partial class ServerCommands
 
     private static void InfoPersistence(RedisServer server, StringBuilder s)
     {
+        server.RefreshPersistenceStatus();
         var p = server.PersistenceStatus;
         s.Field("loading", p.Loading && !p.AsyncLoading)
          .Field("async_loading", p.AsyncLoading)

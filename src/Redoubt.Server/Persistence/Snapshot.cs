@@ -39,6 +39,8 @@ public sealed class Snapshot
     public long StartUsec { get; private set; }
     /// <summary>Most memory the snapshot held at once beyond the dataset: encoded bytes not yet written, copies, bitmaps.</summary>
     public long PeakExtraBytes { get; private set; }
+    /// <summary>Longest turn of the writer thread under the lock, in microseconds (the longest pause it caused).</summary>
+    public long LongestTurnUsec { get; private set; }
     /// <summary>Encoded bytes handed to the consumers.</summary>
     public long FlushedBytes => Interlocked.Read(ref _flushedBytes);
     public bool Finished { get; private set; }
@@ -233,8 +235,11 @@ public sealed class Snapshot
                 {
                     if (_cancelled) return;
                     delay = _server.Config.RdbKeySaveDelay;
+                    long t0 = Stopwatch.GetTimestamp();
                     done = Step(delay != 0 ? 1 : ChunkKeys, ChunkTicks);
                     NotePeak();
+                    long turn = (long)Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                    if (turn > LongestTurnUsec) LongestTurnUsec = turn;
                 }
                 if (!Flush(throwOnError: false))
                 {

@@ -264,6 +264,31 @@ public sealed partial class RedisServer
         p.CurrentCowSizeAgeSec = 0;
     }
 
+    /// <summary>Set by replication when it wrote the RDB file only to feed replicas (disk-based full resync).</summary>
+    public bool RdbGeneratedByReplication;
+
+    /// <summary>
+    /// Redis's removeRDBUsedToSyncReplicas, for the replication cron: with rdb-del-sync-files on an instance
+    /// without persistence (no save points, AOF off), the RDB file written for replicas is deleted once no
+    /// replica still waits for or receives it (<paramref name="replicasNeedIt"/>). True when it was deleted.
+    /// </summary>
+    public bool RemoveRdbUsedToSyncReplicas(bool replicasNeedIt)
+    {
+        if (!Config.RdbDelSyncFiles)
+        {
+            // Forget the mark, so enabling the option later does not delete a file written for other reasons.
+            RdbGeneratedByReplication = false;
+            return false;
+        }
+        if (Config.SavePoints.Count > 0 || Config.AppendOnly || !RdbGeneratedByReplication || replicasNeedIt) return false;
+        if (!File.Exists(RdbPath)) return false;
+        RdbGeneratedByReplication = false;
+        Log.Notice("Removing the RDB file used to feed replicas in a persistence-less instance");
+        try { File.Delete(RdbPath); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+        return true;
+    }
+
     /// <summary>Redis's prepareForShutdown, RDB part: kill a running save, then the final save if configured.</summary>
     private string? SaveOnShutdown(bool noSave)
     {

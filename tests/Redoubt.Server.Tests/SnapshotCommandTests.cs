@@ -272,6 +272,30 @@ public class SnapshotCommandTests : IDisposable
         Assert.Contains("Error trying to save the DB. Exit anyway.", h3.Log);
     }
 
+    [Fact]
+    public void RdbDelSyncFilesRemovesTheFileWrittenOnlyForReplicas()
+    {
+        var h = NewHarness();
+        h.Fill(2);
+        h.Call("CONFIG", "SET", "save", "");
+        Assert.Equal("OK", h.Call("SAVE"));
+        var path = Path.Combine(h.Dir, "dump.rdb");
+        var s = h.Ks.Server;
+        s.RdbGeneratedByReplication = true;
+        Assert.False(s.RemoveRdbUsedToSyncReplicas(false)); // option off: kept, mark forgotten
+        Assert.True(File.Exists(path));
+        h.Call("CONFIG", "SET", "rdb-del-sync-files", "yes");
+        Assert.False(s.RemoveRdbUsedToSyncReplicas(false));
+        s.RdbGeneratedByReplication = true;
+        Assert.False(s.RemoveRdbUsedToSyncReplicas(true)); // a replica still receives it
+        h.Call("CONFIG", "SET", "save", "3600 1");
+        Assert.False(s.RemoveRdbUsedToSyncReplicas(false)); // persistence is on
+        h.Call("CONFIG", "SET", "save", "");
+        Assert.True(s.RemoveRdbUsedToSyncReplicas(false));
+        Assert.False(File.Exists(path));
+        Assert.Contains("Removing the RDB file used to feed replicas in a persistence-less instance", h.Log);
+    }
+
     private static bool Run(string file, string args)
     {
         try

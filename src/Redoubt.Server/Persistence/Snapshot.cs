@@ -157,7 +157,13 @@ public sealed class Snapshot
         get
         {
             long bytes = Sink.BufferedBytes;
-            foreach (var t in _tables) bytes += t.PendingBytes + (t.Cursor < t.Limit ? t.BitmapBytes : 0);
+            foreach (var t in _tables)
+            {
+                if (t.Cursor >= t.Limit) continue;
+                bytes += t.PendingBytes + t.BitmapBytes;
+                // A flushed database's old contents live on only for the snapshot until it is written.
+                if (t.Released) bytes += t.Table.ValueBytes + t.Table.StructureBytes;
+            }
             return bytes;
         }
     }

@@ -10,6 +10,7 @@ public sealed class SnapshotFile : SnapshotConsumer
 {
     public readonly string TempPath, FinalPath;
     private FileStream? _file;
+    private int _discarded;
 
     /// <summary>The step that failed, as Redis names it in "Write error saving DB on disk(step)".</summary>
     public string FailedStep { get; private set; } = "rdbSaveRio";
@@ -67,6 +68,9 @@ public sealed class SnapshotFile : SnapshotConsumer
     {
         try { _file?.Dispose(); } catch (IOException) { }
         _file = null;
+        // Once only: after a cancel the writer thread may fail on the closed file and discard again,
+        // when a new save may already have created a file under the same name.
+        if (Interlocked.Exchange(ref _discarded, 1) != 0) return;
         try { File.Delete(TempPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 

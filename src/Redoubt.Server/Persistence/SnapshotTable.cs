@@ -33,6 +33,8 @@ public sealed class SnapshotTable
     internal long PendingBytes;
     /// <summary>Next slot the iterator looks at.</summary>
     internal int Cursor;
+    /// <summary>Set when FLUSHDB dropped the table from its database: only the snapshot still holds it.</summary>
+    internal bool Released;
 
     internal SnapshotTable(Snapshot owner, int dbId, KeyTable table, ExpireIndex expires)
     {

@@ -241,6 +241,7 @@ public sealed partial class Database
     {
         long n = _keys.Count;
         // A running snapshot keeps the old table (nothing changes it any more) and reads it in its turn.
+        if (Snap != null) Snap.Released = true;
         Snap = null;
         _keys = new KeyTable(Random.Shared.Next()) { ExpandAllowed = _expandAllowed };
         _expires = new ExpireIndex();

@@ -253,6 +253,7 @@ public class SnapshotConsistencyTests
         writer.Start();
         double maxPauseMs = 0;
         long pings = 0;
+        var latencies = new List<double>();
         var sw = Stopwatch.StartNew();
         while (!done.IsSet)
         {
@@ -260,11 +261,15 @@ public class SnapshotConsistencyTests
             ks.Call(c0, "PING");
             double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             if (ms > maxPauseMs) maxPauseMs = ms;
+            latencies.Add(ms);
             pings++;
             if (pings % 64 == 0) Thread.Sleep(1);
         }
         writer.Join();
-        _out.WriteLine($"{strings} keys in {sw.ElapsedMilliseconds} ms; {pings} pings, longest {maxPauseMs:F2} ms; longest turn {snap.LongestTurnUsec} us; " +
+        latencies.Sort();
+        double P(double q) => latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * q))];
+        _out.WriteLine($"{strings} keys in {sw.ElapsedMilliseconds} ms; {pings} pings, p50 {P(0.5):F3} ms, p99 {P(0.99):F3} ms, p99.9 {P(0.999):F3} ms, " +
+            $"longest {maxPauseMs:F2} ms; longest turn {snap.LongestTurnUsec} us; GCs gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}; " +
             $"peak extra {snap.PeakExtraBytes / 1024} KiB (encoded {dest.Bytes.Length / 1024} KiB); start {snap.StartUsec} us; heap before {heapBefore / 1024 / 1024} MiB");
         Assert.Null(snap.Error);
         // A turn encodes at most 1000 keys or 1 ms. The bounds are loose because the test machine may be

@@ -156,7 +156,6 @@ public sealed partial class RedisServer
         Stats.Dirty = 0;
         PersistenceStatus.LastSaveUnix = NowMs / 1000;
         PersistenceStatus.LastBgsaveOk = true;
-        PersistenceStatus.RdbLastCowSize = 0;
         return null;
     }
 
@@ -315,7 +314,7 @@ public sealed partial class RedisServer
     private void SaveAfterFlushAll()
     {
         if (ActiveSnapshot != null) KillSnapshot();
+        // The save leaves the change counter at 0: nothing is left to save.
         if (Config.SavePoints.Count > 0) SaveNow();
-        Dirty();
     }
 }

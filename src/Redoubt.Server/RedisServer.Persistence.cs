@@ -224,7 +224,8 @@ public sealed partial class RedisServer
     /// <summary>Cron: save points, a scheduled BGSAVE, and the figures INFO shows while saving.</summary>
     private void PersistenceCron()
     {
-        if (ActiveSnapshot != null || OtherChildActive) return;
+        // Without an RDB encoder (a build or embedding without one) there is nothing to save with.
+        if (ActiveSnapshot != null || OtherChildActive || RdbSinkFactory is null) return;
         var p = PersistenceStatus;
         long nowUnix = NowMs / 1000;
         bool retryAllowed = nowUnix - _lastBgsaveTryUnix > BgsaveRetryDelaySec || p.LastBgsaveOk;
@@ -299,6 +300,11 @@ public sealed partial class RedisServer
         bool save = ShutdownSaveRequested;
         ShutdownSaveRequested = false;
         if (!((Config.SavePoints.Count > 0 && !noSave) || save)) return null;
+        if (RdbSinkFactory is null)
+        {
+            Log.Warning("No RDB encoder is available: exiting without the final RDB snapshot.");
+            return null;
+        }
         Log.Notice("Saving the final RDB snapshot before exiting.");
         if (SaveNow() is null) return null;
         if (ShutdownForced)

@@ -321,6 +321,6 @@ public sealed partial class RedisServer
     {
         if (ActiveSnapshot != null) KillSnapshot();
         // The save leaves the change counter at 0: nothing is left to save.
-        if (Config.SavePoints.Count > 0) SaveNow();
+        if (Config.SavePoints.Count > 0 && RdbSinkFactory != null) SaveNow();
     }
 }

@@ -72,6 +72,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Stats.ExpiredKeys++;
         Notify(KeyspaceEventClass.Expired, "expired", key, db.Id);
         Watches.Touch(db, key);
+        // Expiry is the server's own change: no client made it (NOLOOP BCAST clients are told too).
+        _tracking?.InvalidateKey(key, null, bcast: true);
         KeyExpiredHooks?.Invoke(db, key);
     }
 
@@ -84,11 +86,15 @@ public sealed partial class RedisServer : IKeyspaceHooks
         else Stats.KeyspaceMisses++;
     }
 
-    /// <summary>Redis's signalModifiedKey: invalidates WATCHes on the key and wakes clients blocked on it.</summary>
+    /// <summary>
+    /// Redis's signalModifiedKey: invalidates WATCHes on the key, wakes clients blocked on it and tells
+    /// clients that may cache it (client-side caching).
+    /// </summary>
     public void SignalModifiedKey(Database db, ReadOnlySpan<byte> key)
     {
         Watches.Touch(db, key);
         _blocking?.SignalKeyAsReady(db, key);
+        _tracking?.InvalidateKey(key, CurrentClient, bcast: true);
     }
 
     /// <summary>Counts a change for save points and INFO rdb_changes_since_last_save.</summary>

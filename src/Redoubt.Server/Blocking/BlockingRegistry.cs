@@ -223,6 +223,14 @@ public sealed class BlockingRegistry
         if (set.Add(stored)) _ready.Add((db, stored));
     }
 
+    /// <summary>Signals every key of <paramref name="db"/> that has waiters (after a flush: group readers must be told).</summary>
+    public void SignalAllWaitedKeys(Database db)
+    {
+        var map = WaitersOf(db.Id, create: false);
+        if (map is null) return;
+        foreach (var key in map.Keys.ToArray()) SignalKeyAsReady(db, key);
+    }
+
     /// <summary>Signals every key of <paramref name="db"/> that has waiters and now exists (after SWAPDB).</summary>
     public void ScanDatabaseForReadyKeys(Database db)
     {
@@ -281,8 +289,15 @@ public sealed class BlockingRegistry
             var previous = _server.CurrentClient;
             _server.CurrentClient = receiver;
             bool served;
+            // Serving is the receiver's command running: invalidations for it wait for its reply.
+            _server.CallDepth++;
             try { served = req.TryServe(receiver, key); }
-            finally { _server.CurrentClient = previous; }
+            finally
+            {
+                _server.CallDepth--;
+                _server.Tracking?.FlushPending();
+                _server.CurrentClient = previous;
+            }
             if (!served) continue;
             long micros = (Stopwatch.GetTimestamp() - start) * 1_000_000 / Stopwatch.Frequency;
             Completed(receiver, req, micros, stats.TotalErrorReplies != errorsBefore);

@@ -32,6 +32,8 @@ public static class CommandBindings
         ListCommands.Bind(t);
         server.AttachLists();
         server.AttachBlocking();
+        StreamCommands.Bind(t);
+        server.AttachStreams();
         PersistenceCommands.Bind(t);
         server.AttachPersistence();
     }

@@ -153,6 +153,8 @@ public static class ExecutionGate
             return;
         }
         Call(c, cmd);
+        // Invalidations for this client's own keys follow its reply; CLIENT CACHING lasts one command.
+        if (server.Tracking != null) server.TrackingAfterCommand(c, cmd);
         // Like Redis after call(): clients blocked on keys this command (or EXEC) pushed to are served now.
         server.HandleClientsBlockedOnKeys();
     }
@@ -169,7 +171,11 @@ public static class ExecutionGate
         c.ClearRedactions();
         long start = Stopwatch.GetTimestamp();
         c.Cmd = cmd;
+        server.CallDepth++;
         cmd.Handler!(c);
+        server.CallDepth--;
+        // Client-side caching: the keys a tracking client just read may now be in its cache.
+        if ((c.Flags & ClientFlags.TrackingOn) != 0) server.TrackingAfterRead(c, cmd);
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long micros = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
         cmd.Calls++;

@@ -93,6 +93,7 @@ public sealed class Connection
                     // input from anyone (Redis's beforeSleep).
                     _server.ResumeReleasedClients();
                     _server.ProcessUnblockedClients();
+                    _server.BroadcastTrackingInvalidations();
                     closeAsap = (c.Flags & ClientFlags.CloseAsap) != 0;
                     closeAfterReply = (c.Flags & ClientFlags.CloseAfterReply) != 0;
                     if (!closeAsap && !_sending && c.Reply.Length > 0)

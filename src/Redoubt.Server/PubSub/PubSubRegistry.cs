@@ -328,7 +328,8 @@ public sealed class PubSubRegistry
         ScheduleFlush(c);
     }
 
-    private void ScheduleFlush(Client c)
+    /// <summary>Queues a send of <paramref name="c"/>'s pending output for when the current command has released the lock.</summary>
+    internal void ScheduleFlush(Client c)
     {
         if (c.Connection is null || c.PubSubFlushPending || _server is null) return;
         c.PubSubFlushPending = true;

@@ -289,8 +289,10 @@ public sealed partial class RedisServer : IKeyspaceHooks
     /// listeners, removes the pid file and releases <see cref="WaitForShutdown"/>. Returns an error when
     /// a hook refuses (e.g. the final save failed and not forced).
     /// </summary>
-    public string? Shutdown(bool noSave, bool force = false)
+    public string? Shutdown(bool noSave, bool force = false, bool save = false)
     {
+        ShutdownSaveRequested = save;
+        ShutdownForced = force;
         foreach (var hook in ShutdownHooks)
         {
             if (hook(noSave) is string err && !force)

@@ -35,5 +35,7 @@ public static class CommandBindings
         StreamCommands.Bind(t);
         server.AttachStreams();
         AofCommands.Bind(t);
+        PersistenceCommands.Bind(t);
+        server.AttachPersistence();
     }
 }

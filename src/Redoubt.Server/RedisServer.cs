@@ -52,6 +52,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Acl.Attach(this);
         CommandBindings.BindAll(this);
         InitIntrospection();
+        InitPropagation();
+        InitAof();
         CronHooks.Add(ShutdownCron);
     }
 
@@ -111,12 +113,14 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Databases = new Database[Config.Databases];
         for (int i = 0; i < Databases.Length; i++) Databases[i] = new Database(i, this);
 
-        // Listeners first, as Redis binds them before printing its logo (with the PID that tools
-        // wait for before connecting): connections made from then on queue until accepted.
+        // As in Redis: the listeners are bound before the logo (with the PID line that the test suite waits
+        // for before connecting) and "Server initialized"; users and data are loaded after them, and
+        // connections made meanwhile wait until the data is in.
         if (listen) BindListeners();
         listening?.Invoke();
         Log.Notice("Server initialized");
         Acl.LoadAtStartup();
+        LoadAppendOnlyAtStartup();
         MeasureStartupMemory();
         // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
         foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);
@@ -287,8 +291,10 @@ public sealed partial class RedisServer : IKeyspaceHooks
     /// listeners, removes the pid file and releases <see cref="WaitForShutdown"/>. Returns an error when
     /// a hook refuses (e.g. the final save failed and not forced).
     /// </summary>
-    public string? Shutdown(bool noSave, bool force = false)
+    public string? Shutdown(bool noSave, bool force = false, bool save = false)
     {
+        ShutdownSaveRequested = save;
+        ShutdownForced = force;
         foreach (var hook in ShutdownHooks)
         {
             if (hook(noSave) is string err && !force)

@@ -127,6 +127,7 @@ public static class ServerMain
         try
         {
             server.Start(listening: () => PrintLogo(server, config));
+            Diagnostics.AllocationProbe.StartIfRequested(server);
         }
         catch (Exception e) when (e is InvalidOperationException or System.Net.Sockets.SocketException or Security.AclStartupException)
         {

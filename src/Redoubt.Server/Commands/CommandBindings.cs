@@ -34,5 +34,8 @@ public static class CommandBindings
         server.AttachBlocking();
         StreamCommands.Bind(t);
         server.AttachStreams();
+        AofCommands.Bind(t);
+        PersistenceCommands.Bind(t);
+        server.AttachPersistence();
     }
 }

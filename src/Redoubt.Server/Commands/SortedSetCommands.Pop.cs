@@ -117,6 +117,12 @@ public static partial class SortedSetCommands
         if (count == -1) count = 1;
         var db = c.Db;
         long n = Math.Min(count, z.Count);
+        // ZMPOP (and a served blocking pop) propagates as ZPOPMIN/ZPOPMAX of the key it popped from.
+        if (emitKey && c.Propagating)
+        {
+            var name = max ? "ZPOPMAX"u8.ToArray() : "ZPOPMIN"u8.ToArray();
+            c.PropagateAs(nested || c.Cmd?.Name is "zmpop" or "bzmpop" ? [name, key.ToArray(), StringCommands.Num(n)] : [name, key.ToArray()]);
+        }
         if (!nested && !emitKey) c.Reply.ArrayHeader(n * 2);
         else if (nested && !emitKey) c.Reply.ArrayHeader(n);
         else if (!nested) // BZPOPMIN/BZPOPMAX shape

@@ -21,6 +21,7 @@ namespace Redoubt
             "Roles:\n" +
             "  up                                            bring up the local deployment on defaults\n" +
             "  server [redis.conf] [--directive value ...]   a Redis-compatible server (like redis-server)\n" +
+            "  check-rdb <file>                              check an RDB file (like redis-check-rdb)\n" +
             "  --version                                     print the version\n";
 
         public static int Main(string[] args)
@@ -36,6 +37,8 @@ namespace Redoubt
             {
                 case "server":
                     return ServerMain.Run(rest);
+                case "check-rdb":
+                    return Redoubt.Server.Persistence.RdbCheck.Run(rest, Console.Out);
                 case "up":
                     return Up.Run(rest);
                 case "--version" or "-v":

@@ -32,5 +32,7 @@ public static class CommandBindings
         ListCommands.Bind(t);
         server.AttachLists();
         server.AttachBlocking();
+        RdbCommands.Bind(t);
+        RdbCommands.Attach(server);
     }
 }

@@ -137,8 +137,16 @@ public static class RdbLoader
                         throw new RdbFormatException("The RDB file contains function libraries, which this server cannot load");
                 }
                 if (!Rdb.IsObjectType(type)) throw new RdbFormatException($"Unknown RDB encoding type {type}");
-                var key = r.ReadStringBytes();
-                var value = RdbObjects.Read(r, type, key, server, deep);
+                var keySpan = r.ReadStringSpan();
+                object? value;
+                byte[]? keyArray = null;
+                // A string key and value become one record: one allocation per key on the common path.
+                if (type == Rdb.TypeString && r.LastInPlace) value = StringRecord.Create(keySpan, r.ReadStringSpan());
+                else
+                {
+                    keyArray = keySpan.ToArray();
+                    value = RdbObjects.Read(r, type, keyArray, server, deep);
+                }
                 if (keyDelay > 0) Thread.Sleep(TimeSpan.FromMicroseconds(keyDelay));
                 long thisExpire = expireAt;
                 expireAt = -1;
@@ -146,7 +154,7 @@ public static class RdbLoader
                 idle = -1; freq = -1;
                 if (value == null)
                 {
-                    server.Log.Warning($"rdbLoadObject skipping empty key: {Encoding.Latin1.GetString(key)}");
+                    server.Log.Warning($"rdbLoadObject skipping empty key: {Encoding.Latin1.GetString(keyArray!)}");
                     continue;
                 }
                 if (!server.IsReplica && (flags & RdbLoadFlags.AofPreamble) == 0 && thisExpire != -1 && thisExpire < now)
@@ -154,6 +162,7 @@ public static class RdbLoader
                     result.KeysExpired++;
                     continue;
                 }
+                var key = KeyTable.KeyOf(value);
                 int slot = db.FindRaw(key);
                 if (slot >= 0)
                 {

@@ -125,10 +125,14 @@ public sealed class RdbReader
         return v;
     }
 
+    /// <summary>True when the last string read was a slice of the input itself (stable until the input is dropped).</summary>
+    public bool LastInPlace { get; private set; }
+
     /// <summary>A string, valid until the next read.</summary>
     public ReadOnlySpan<byte> ReadStringSpan()
     {
         ulong len = ReadLen(out bool encoded);
+        LastInPlace = !encoded;
         if (!encoded)
         {
             if (len > (ulong)Remaining) throw new RdbShortReadException(Offset);

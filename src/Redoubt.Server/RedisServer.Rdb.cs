@@ -12,6 +12,12 @@ public sealed partial class RedisServer
     /// <summary>Describes a stream value for RDB encoding (set by the stream type).</summary>
     public Func<RedisObject, RdbStreamData>? StreamToRdb;
 
+    /// <summary>
+    /// Run by <see cref="Start"/> once the listeners are open, before "Ready to accept connections": loads
+    /// the dataset; false aborts start-up.
+    /// </summary>
+    public Func<bool>? LoadDataAtStartup;
+
     /// <summary>The replication facts of the last RDB loaded at start-up (repl-id, repl-offset), or null.</summary>
     public RdbLoadResult? LastRdbLoad;
 }

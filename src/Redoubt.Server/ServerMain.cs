@@ -126,7 +126,11 @@ public static class ServerMain
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => OnSignal(ctx, server, "SIGINT", config.ShutdownOnSigint));
         // Clients accepted while the RDB loads get -LOADING (the gate's loading check), as in Redis.
         bool loadRdb = !config.AppendOnly && File.Exists(config.DbFilename);
-        if (loadRdb) server.PersistenceStatus.Loading = true;
+        if (loadRdb)
+        {
+            server.PersistenceStatus.Loading = true;
+            server.LoadDataAtStartup = () => Commands.RdbCommands.LoadAtStartup(server);
+        }
         try
         {
             server.Start();
@@ -134,11 +138,6 @@ public static class ServerMain
         catch (Exception e) when (e is InvalidOperationException or System.Net.Sockets.SocketException or Security.AclStartupException)
         {
             log.Warning(e.Message);
-            if (pidFile.Length > 0) try { File.Delete(pidFile); } catch (IOException) { }
-            return 1;
-        }
-        if (loadRdb && !Commands.RdbCommands.LoadAtStartup(server))
-        {
             if (pidFile.Length > 0) try { File.Delete(pidFile); } catch (IOException) { }
             return 1;
         }

@@ -211,7 +211,7 @@ public static class RdbCommands
         string path = server.Config.DbFilename;
         if (save && RdbSave.SaveToFile(server, path) != null)
         {
-            c.Reply.Error("ERR");
+            c.Reply.Error("-ERR");
             return;
         }
         if (!File.Exists(path))
@@ -274,7 +274,6 @@ public static class RdbCommands
         catch (RdbLoadException e)
         {
             foreach (var line in e.LogLines(path)) server.Log.Warning(line);
-            server.Log.Warning("Terminating server after rdb file reading failure.");
             return false;
         }
         catch (IOException e)

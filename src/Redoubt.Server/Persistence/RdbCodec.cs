@@ -71,7 +71,8 @@ public static class Lzf
 {
     private const int HashLog = 16, MaxLit = 32, MaxOff = 1 << 13, MaxRef = (1 << 8) + (1 << 3);
 
-    [ThreadStatic] private static int[]? _table;
+    [ThreadStatic] private static int[]? _table, _epochs;
+    [ThreadStatic] private static int _epoch;
 
     private static uint Index(uint h) => ((h >> (3 * 8 - HashLog)) - h * 5) & ((1u << HashLog) - 1);
 
@@ -83,17 +84,25 @@ public static class Lzf
     {
         int n = input.Length;
         if (n < 3 || outLimit <= 0) return 0;
-        // Slots hold position + 1 so that 0 means "empty"; a fresh table per call keeps results deterministic.
+        // Slots hold position + 1 so that 0 means "empty". Every call starts from an empty table (so results
+        // are deterministic) without clearing 256 KB per string: a slot counts only when its epoch is this call's.
         var table = _table ??= new int[1 << HashLog];
-        Array.Clear(table);
+        var epochs = _epochs ??= new int[1 << HashLog];
+        if (++_epoch == int.MaxValue)
+        {
+            Array.Clear(epochs);
+            _epoch = 1;
+        }
+        int epoch = _epoch;
         int ip = 0, op = 1, lit = 0;
         uint hval = (uint)((input[0] << 8) | input[1]);
         while (ip < n - 2)
         {
             hval = (hval << 8) | input[ip + 2];
             uint slot = Index(hval);
-            int refPlus = table[slot];
+            int refPlus = epochs[slot] == epoch ? table[slot] : 0;
             table[slot] = ip + 1;
+            epochs[slot] = epoch;
             int r = refPlus - 1;
             if (refPlus != 0 && r > 0 && ip - r - 1 < MaxOff && input[r + 2] == input[ip + 2]
                 && input[r] == input[ip] && input[r + 1] == input[ip + 1])
@@ -134,10 +143,14 @@ public static class Lzf
                 ip -= 2;
                 hval = (uint)((input[ip] << 8) | input[ip + 1]);
                 hval = (hval << 8) | input[ip + 2];
-                table[Index(hval)] = ip + 1;
+                uint h1 = Index(hval);
+                table[h1] = ip + 1;
+                epochs[h1] = epoch;
                 ip++;
                 hval = (hval << 8) | input[ip + 2];
-                table[Index(hval)] = ip + 1;
+                uint h2 = Index(hval);
+                table[h2] = ip + 1;
+                epochs[h2] = epoch;
                 ip++;
             }
             else

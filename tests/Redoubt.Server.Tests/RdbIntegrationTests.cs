@@ -378,4 +378,41 @@ public class RdbIntegrationTests
         }
         finally { Directory.Delete(dir, true); }
     }
+    [Fact]
+    public void StreamsDumpLikeRedisAndLoadFromItsFiles()
+    {
+        using (var pair = new ServerPair())
+        using (var ours = pair.Ours.Connect())
+        using (var real = pair.Real.Connect())
+        {
+            foreach (var c in new[] { ours, real })
+            {
+                for (int i = 1; i <= 250; i++)
+                    Assert.IsNotType<RespError>(i % 5 == 0
+                        ? c.Call("xadd", "st", $"{1000 + i}-{i % 3}", "other", $"v{i}")
+                        : c.Call("xadd", "st", $"{1000 + i}-{i % 3}", "f", $"value-{i}", "g", i.ToString()));
+                Assert.Equal("OK", c.Call("xgroup", "create", "st", "grp", "1100-0"));
+            }
+            var fromReal = (string)real.Call("dump", "st")!;
+            Assert.Equal(Convert.ToHexString(B(fromReal)), Convert.ToHexString(B((string)ours.Call("dump", "st")!)));
+            Assert.Equal("OK", ours.Call("restore", "st2", "0", B(fromReal)));
+            string Range(RespClient c, string k) => string.Join(",", ((object?[])c.Call("xrange", k, "-", "+")!).Select(e => string.Join(":", ((object?[])e!).SelectMany(x => x is object?[] a ? a.Select(y => y?.ToString()) : [x?.ToString()]))));
+            Assert.Equal(Range(real, "st"), Range(ours, "st2"));
+        }
+        // Redis's fixture, stream and consumer group included, loads at start-up.
+        string dir = Directory.CreateTempSubdirectory("redoubt-rdb-").FullName;
+        try
+        {
+            File.Copy(Path.Combine(RdbFormatTests.FixtureDir, "all-types.rdb"), Path.Combine(dir, "dump.rdb"));
+            using var s = new ServerProcess(null, "--dir", dir);
+            using var c = s.Connect();
+            var entries = (object?[])c.Call("xrange", "stream:1", "-", "+")!;
+            Assert.Equal(2, entries.Length);
+            var groups = (object?[])c.Call("xinfo", "groups", "stream:1")!;
+            var g = ((object?[])groups[0]!).Select(x => x?.ToString()).ToArray();
+            Assert.Equal("grp", g[1]);
+            Assert.Equal("1", g[5]);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

@@ -223,6 +223,14 @@ public sealed class BlockingRegistry
         if (set.Add(stored)) _ready.Add((db, stored));
     }
 
+    /// <summary>Signals every key of <paramref name="db"/> that has waiters (after a flush: group readers must be told).</summary>
+    public void SignalAllWaitedKeys(Database db)
+    {
+        var map = WaitersOf(db.Id, create: false);
+        if (map is null) return;
+        foreach (var key in map.Keys.ToArray()) SignalKeyAsReady(db, key);
+    }
+
     /// <summary>Signals every key of <paramref name="db"/> that has waiters and now exists (after SWAPDB).</summary>
     public void ScanDatabaseForReadyKeys(Database db)
     {

@@ -32,7 +32,10 @@ public static class CommandBindings
         ListCommands.Bind(t);
         server.AttachLists();
         server.AttachBlocking();
+        StreamCommands.Bind(t);
+        server.AttachStreams();
         RdbCommands.Bind(t);
         RdbCommands.Attach(server);
+        Persistence.RdbStreamAdapter.Attach(server);
     }
 }

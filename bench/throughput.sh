@@ -128,9 +128,10 @@ run_one() {
     -c "$clients" -n "$n" -r "$keyspace" -d "$data_size" -P "$p" -t "$t" --csv 2>"$out/bench-err.txt")" ||
     { cat "$out/bench-err.txt" >&2; lib_die "redis-benchmark failed against $s ($t -P $p)"; }
   after="$(lib_cpu_ticks "${pid_of[$s]}")"
-  # The CSV's second line: "TEST","rps","avg","min","p50",...
-  rps="$(awk -F'"' 'NR == 2 { print $4 }' <<<"$csv")"
-  p50="$(awk -F'"' 'NR == 2 { print $10 }' <<<"$csv")"
+  # The CSV's last line: "TEST","rps","avg","min","p50",... (LRANGE_* tests first print the LPUSH
+  # that fills their list; the test asked for is the last row).
+  rps="$(awk -F'"' 'NR > 1 { v = $4 } END { print v }' <<<"$csv")"
+  p50="$(awk -F'"' 'NR > 1 { v = $10 } END { print v }' <<<"$csv")"
   [[ "$rps" =~ ^[0-9.]+$ ]] || lib_die "no result from redis-benchmark against $s: $csv"
   cpu="$(awk -v d=$((after - before)) -v t="$tck" 'BEGIN { printf "%.2f", d / t }')"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$s" "$t" "$p" "$n" "$rps" "$p50" "$cpu" \

@@ -44,6 +44,6 @@ public sealed partial class RedisServer
         Log.Warning("User requested shutdown...");
         bool noSave = (flags & ServerConfig.ShutdownFlags.NoSave) != 0;
         bool force = (flags & ServerConfig.ShutdownFlags.Force) != 0;
-        Shutdown(noSave, force);
+        Shutdown(noSave, force, save: (flags & ServerConfig.ShutdownFlags.Save) != 0);
     }
 }

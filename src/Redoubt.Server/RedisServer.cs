@@ -52,6 +52,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Acl.Attach(this);
         CommandBindings.BindAll(this);
         InitIntrospection();
+        InitPropagation();
+        InitAof();
         CronHooks.Add(ShutdownCron);
     }
 
@@ -72,6 +74,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Stats.ExpiredKeys++;
         Notify(KeyspaceEventClass.Expired, "expired", key, db.Id);
         Watches.Touch(db, key);
+        // Expiry is the server's own change: no client made it (NOLOOP BCAST clients are told too).
+        _tracking?.InvalidateKey(key, null, bcast: true);
         KeyExpiredHooks?.Invoke(db, key);
     }
 
@@ -84,11 +88,15 @@ public sealed partial class RedisServer : IKeyspaceHooks
         else Stats.KeyspaceMisses++;
     }
 
-    /// <summary>Redis's signalModifiedKey: invalidates WATCHes on the key and wakes clients blocked on it.</summary>
+    /// <summary>
+    /// Redis's signalModifiedKey: invalidates WATCHes on the key, wakes clients blocked on it and tells
+    /// clients that may cache it (client-side caching).
+    /// </summary>
     public void SignalModifiedKey(Database db, ReadOnlySpan<byte> key)
     {
         Watches.Touch(db, key);
         _blocking?.SignalKeyAsReady(db, key);
+        _tracking?.InvalidateKey(key, CurrentClient, bcast: true);
     }
 
     /// <summary>Counts a change for save points and INFO rdb_changes_since_last_save.</summary>
@@ -105,9 +113,12 @@ public sealed partial class RedisServer : IKeyspaceHooks
         Databases = new Database[Config.Databases];
         for (int i = 0; i < Databases.Length; i++) Databases[i] = new Database(i, this);
 
+        // As in Redis: the listeners are bound before "Server initialized" (tools wait for that line and
+        // then connect), users and data are loaded after it; connections wait until the data is in.
+        if (listen) BindListeners();
         Log.Notice("Server initialized");
         Acl.LoadAtStartup();
-        if (listen) BindListeners();
+        LoadAppendOnlyAtStartup();
         MeasureStartupMemory();
         // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
         foreach (var l in _listeners.ToArray()) _ = AcceptLoopAsync(l);
@@ -280,8 +291,10 @@ public sealed partial class RedisServer : IKeyspaceHooks
     /// listeners, removes the pid file and releases <see cref="WaitForShutdown"/>. Returns an error when
     /// a hook refuses (e.g. the final save failed and not forced).
     /// </summary>
-    public string? Shutdown(bool noSave, bool force = false)
+    public string? Shutdown(bool noSave, bool force = false, bool save = false)
     {
+        ShutdownSaveRequested = save;
+        ShutdownForced = force;
         foreach (var hook in ShutdownHooks)
         {
             if (hook(noSave) is string err && !force)

@@ -134,6 +134,7 @@ public static class ServerMain
         try
         {
             server.Start();
+            Diagnostics.AllocationProbe.StartIfRequested(server);
         }
         catch (Exception e) when (e is InvalidOperationException or System.Net.Sockets.SocketException or Security.AclStartupException)
         {

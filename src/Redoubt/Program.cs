@@ -21,6 +21,7 @@ namespace Redoubt
             "Roles:\n" +
             "  up                                            bring up the local deployment on defaults\n" +
             "  server [redis.conf] [--directive value ...]   a Redis-compatible server (like redis-server)\n" +
+            "  check-aof [--fix] <file.manifest|file.aof>    check (and repair) an AOF (like redis-check-aof)\n" +
             "  check-rdb <file>                              check an RDB file (like redis-check-rdb)\n" +
             "  --version                                     print the version\n";
 
@@ -37,6 +38,8 @@ namespace Redoubt
             {
                 case "server":
                     return ServerMain.Run(rest);
+                case "check-aof":
+                    return Redoubt.Server.Persistence.AofChecker.Run(rest, Console.Out, Console.In);
                 case "check-rdb":
                     return Redoubt.Server.Persistence.RdbCheck.Run(rest, Console.Out);
                 case "up":

@@ -184,7 +184,7 @@ public sealed class ClientCommandTests : IClassFixture<SharedServer>
     }
 
     [Fact]
-    public void TrackingIsNotAvailableAndTrackingInfoSaysSo()
+    public void TrackingInfoOffThenOn()
     {
         using var c = _server.Connect();
         var info = (object?[])c.Call("CLIENT", "TRACKINGINFO")!;
@@ -195,8 +195,15 @@ public sealed class ClientCommandTests : IClassFixture<SharedServer>
         Assert.Equal("prefixes", info[4]);
         Assert.Empty((object?[])info[5]!);
         Assert.Equal(-1L, c.Call("CLIENT", "GETREDIR"));
-        Assert.Equal("ERR unknown subcommand 'tracking'. Try CLIENT HELP.", c.Call("CLIENT", "tracking", "on")!.ToString());
-        Assert.Equal("ERR unknown subcommand 'caching'. Try CLIENT HELP.", c.Call("CLIENT", "caching", "yes")!.ToString());
+        Assert.Equal("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+            c.Call("CLIENT", "caching", "yes")!.ToString());
+        Assert.Equal("OK", c.Call("CLIENT", "tracking", "on", "OPTIN", "NOLOOP"));
+        Assert.Equal("OK", c.Call("CLIENT", "caching", "yes"));
+        info = (object?[])c.Call("CLIENT", "TRACKINGINFO")!;
+        Assert.Equal(new object?[] { "on", "optin", "caching-yes", "noloop" }, (object?[])info[1]!);
+        Assert.Equal(0L, info[3]);
+        Assert.Equal(0L, c.Call("CLIENT", "GETREDIR"));
+        Assert.Equal("OK", c.Call("CLIENT", "tracking", "off"));
     }
 
     [Fact]

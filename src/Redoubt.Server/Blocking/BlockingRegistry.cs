@@ -289,8 +289,15 @@ public sealed class BlockingRegistry
             var previous = _server.CurrentClient;
             _server.CurrentClient = receiver;
             bool served;
+            // Serving is the receiver's command running: invalidations for it wait for its reply.
+            _server.CallDepth++;
             try { served = req.TryServe(receiver, key); }
-            finally { _server.CurrentClient = previous; }
+            finally
+            {
+                _server.CallDepth--;
+                _server.Tracking?.FlushPending();
+                _server.CurrentClient = previous;
+            }
             if (!served) continue;
             long micros = (Stopwatch.GetTimestamp() - start) * 1_000_000 / Stopwatch.Frequency;
             Completed(receiver, req, micros, stats.TotalErrorReplies != errorsBefore);

@@ -5,9 +5,8 @@ using Redoubt.Server.Protocol;
 namespace Redoubt.Server.Commands;
 
 /// <summary>
-/// CLIENT subcommands (connection management). TRACKING and CACHING are left unbound: client-side
-/// caching is not implemented, so they answer as unknown subcommands; TRACKINGINFO and GETREDIR
-/// report the not-tracking state. Killing is in ClientCommands.Kill.cs.
+/// CLIENT subcommands (connection management). Killing is in ClientCommands.Kill.cs, client-side
+/// caching (TRACKING, CACHING, GETREDIR, TRACKINGINFO) in ClientCommands.Tracking.cs.
 /// </summary>
 public static partial class ClientCommands
 {
@@ -25,8 +24,7 @@ public static partial class ClientCommands
         t.Bind("client|reply", SetReplyMode);
         t.Bind("client|no-evict", NoEvict);
         t.Bind("client|unblock", Unblock);
-        t.Bind("client|trackinginfo", TrackingInfo);
-        t.Bind("client|getredir", c => c.Reply.Integer(-1));
+        BindTracking(t);
     }
 
     private static readonly string[] HelpLines =
@@ -277,19 +275,5 @@ public static partial class ClientCommands
         bool unblocked = target != null && (target.Flags & ClientFlags.Blocked) != 0
             && server.ClientUnblockHandler is { } handler && handler(target, error);
         c.Reply.Integer(unblocked ? 1 : 0);
-    }
-
-    /// <summary>CLIENT TRACKINGINFO: tracking is never on here, so flags is just "off", redirect -1, no prefixes.</summary>
-    private static void TrackingInfo(Client c)
-    {
-        var r = c.Reply;
-        r.MapHeader(3);
-        r.Bulk("flags"u8);
-        r.SetHeader(1);
-        r.Bulk("off"u8);
-        r.Bulk("redirect"u8);
-        r.Integer(-1);
-        r.Bulk("prefixes"u8);
-        r.EmptyArray();
     }
 }

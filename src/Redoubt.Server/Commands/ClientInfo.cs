@@ -50,6 +50,8 @@ public static class ClientInfo
         // Clients held back by CLIENT PAUSE are blocked, as Redis shows them.
         if ((f & (ClientFlags.Blocked | ClientFlags.Paused)) != 0) sb.Append('b');
         if ((f & ClientFlags.TrackingOn) != 0) sb.Append('t');
+        if ((c.TrackingMode & Tracking.TrackingMode.BrokenRedirect) != 0) sb.Append('R');
+        if ((c.TrackingMode & Tracking.TrackingMode.Bcast) != 0) sb.Append('B');
         if ((f & ClientFlags.DirtyCas) != 0) sb.Append('d');
         if ((f & ClientFlags.CloseAfterReply) != 0) sb.Append('c');
         if ((f & ClientFlags.Unblocked) != 0) sb.Append('u');
@@ -83,7 +85,7 @@ public static class ClientInfo
         }
         sb.Append(" cmd=").Append(c.LastCmd?.FullName ?? "NULL")
           .Append(" user=").Append(c.User.Name)
-          .Append(" redir=-1")
+          .Append(" redir=").Append((f & ClientFlags.TrackingOn) != 0 ? c.TrackingRedirect : -1)
           .Append(" resp=").Append(c.Reply.Protocol);
         return sb;
     }

@@ -34,6 +34,9 @@ public static class CommandBindings
         server.AttachBlocking();
         StreamCommands.Bind(t);
         server.AttachStreams();
+        AofCommands.Bind(t);
+        PersistenceCommands.Bind(t);
+        server.AttachPersistence();
         RdbCommands.Bind(t);
         RdbCommands.Attach(server);
         Persistence.RdbStreamAdapter.Attach(server);

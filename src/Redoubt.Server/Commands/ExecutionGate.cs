@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Redoubt.Server.Propagation;
 
 namespace Redoubt.Server.Commands;
 
@@ -153,6 +154,8 @@ public static class ExecutionGate
             return;
         }
         Call(c, cmd);
+        // Invalidations for this client's own keys follow its reply; CLIENT CACHING lasts one command.
+        if (server.Tracking != null) server.TrackingAfterCommand(c, cmd);
         // Like Redis after call(): clients blocked on keys this command (or EXEC) pushed to are served now.
         server.HandleClientsBlockedOnKeys();
     }
@@ -169,7 +172,27 @@ public static class ExecutionGate
         c.ClearRedactions();
         long start = Stopwatch.GetTimestamp();
         c.Cmd = cmd;
-        cmd.Handler!(c);
+        // Propagation state is per call: EXEC runs its queue as nested calls on the same client.
+        var propagation = server.Propagation;
+        long dirtyBefore = stats.Dirty;
+        var savedPropFlags = c.PropFlags;
+        var savedPropArgv = c.PropagateArgv;
+        c.PropFlags = PropagationFlags.None;
+        c.PropagateArgv = null;
+        propagation.Depth++;
+        server.CallDepth++;
+        try { cmd.Handler!(c); }
+        finally { propagation.Depth--; server.CallDepth--; }
+        if (propagation.Active)
+        {
+            server.PropagateCall(c, cmd, stats.Dirty - dirtyBefore);
+            // What a top-level command (or EXEC's queue) produced goes out as one unit.
+            if (propagation.Depth == 0) propagation.Flush();
+        }
+        c.PropFlags = savedPropFlags;
+        c.PropagateArgv = savedPropArgv;
+        // Client-side caching: the keys a tracking client just read may now be in its cache.
+        if ((c.Flags & ClientFlags.TrackingOn) != 0) server.TrackingAfterRead(c, cmd);
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long micros = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
         cmd.Calls++;

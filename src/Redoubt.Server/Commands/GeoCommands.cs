@@ -160,6 +160,21 @@ public static partial class GeoCommands
         }
         var flags = (nx ? ZAddFlags.NX : ZAddFlags.None) | (xx ? ZAddFlags.XX : ZAddFlags.None);
         SortedSetCommands.ZAddElements(c, flags, ch, elements, longIdx + 2, 3, scores);
+        if (c.Propagating)
+        {
+            // Propagates as the ZADD it performed, with the geohash scores as integers.
+            var argv = new byte[2 + (longIdx - 2) + elements * 2][];
+            argv[0] = "zadd"u8.ToArray();
+            argv[1] = c.ArgBytes(1);
+            int n = 2;
+            for (int j = 2; j < longIdx; j++) argv[n++] = c.ArgBytes(j);
+            for (int j = 0; j < elements; j++)
+            {
+                argv[n++] = StringCommands.Num((long)scores[j]);
+                argv[n++] = c.ArgBytes(longIdx + j * 3 + 2);
+            }
+            c.PropagateAs(argv);
+        }
     }
 
     /// <summary>GEODIST key member1 member2 [unit]: null when the key or either member is missing.</summary>

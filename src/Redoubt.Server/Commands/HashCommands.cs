@@ -281,6 +281,8 @@ public static partial class HashCommands
         Modified(c, slot, hash, key);
         c.Server.Notify(KeyspaceEventClass.Hash, "hincrbyfloat", key, c.Db.Id);
         c.Server.Dirty();
+        // The result, not the increment, propagates: float formatting must not differ between replays.
+        if (c.Propagating) c.PropagateAs("HSET"u8.ToArray(), c.ArgBytes(1), c.ArgBytes(2), text);
     }
 
     /// <summary>HSCAN key cursor [MATCH pattern] [COUNT count]: a listpack hash is returned whole with cursor 0.</summary>

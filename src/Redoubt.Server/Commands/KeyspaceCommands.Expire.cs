@@ -104,10 +104,11 @@ public static partial class KeyspaceCommands
                 return;
             }
         }
-        if (when <= c.Server.NowMs && !c.Server.IsReplica)
+        if (when <= c.Server.NowMs && !c.Server.IsReplica && !c.Server.PersistenceStatus.Loading)
         {
             db.RemoveSlot(slot);
             c.Server.Dirty();
+            if (c.Propagating) c.PropagateAs(RedisServer.DeletionName(c.Server.Config.LazyfreeLazyExpire), c.ArgBytes(1));
             c.Server.SignalModifiedKey(db, key);
             c.Server.Notify(KeyspaceEventClass.Generic, "del", key, db.Id);
             c.Reply.Integer(1);
@@ -115,6 +116,7 @@ public static partial class KeyspaceCommands
         }
         db.SetExpire(slot, when);
         c.Reply.Integer(1);
+        if (c.Propagating) PropagateAsPExpireAt(c, when, rewriteTime: relative || seconds);
         c.Server.SignalModifiedKey(db, key);
         c.Server.Notify(KeyspaceEventClass.Generic, "expire", key, db.Id);
         c.Server.Dirty();
@@ -157,5 +159,14 @@ public static partial class KeyspaceCommands
         c.Server.Notify(KeyspaceEventClass.Generic, "persist", key, db.Id);
         c.Reply.Integer(1);
         c.Server.Dirty();
+    }
+
+    /// <summary>Every EXPIRE form propagates as PEXPIREAT with the absolute time, keeping its options.</summary>
+    private static void PropagateAsPExpireAt(Client c, long whenMs, bool rewriteTime)
+    {
+        var argv = c.CopyArgs();
+        argv[0] = StringCommands.PExpireAtName;
+        if (rewriteTime) argv[2] = StringCommands.Num(whenMs);
+        c.PropagateAs(argv);
     }
 }

@@ -279,6 +279,8 @@ public static partial class KeyspaceCommands
         if (!ParseFlushMode(c)) return;
         long removed = FlushDatabase(c.Server, c.Db);
         c.Server.Dirty(removed);
+        // Propagated even when the database was already empty: a replica's or an AOF's may not be.
+        c.ForcePropagation(Propagation.PropagationTarget.All);
         c.Server.RaiseDbFlushed(c.Db.Id);
         c.Reply.Ok();
     }
@@ -289,6 +291,7 @@ public static partial class KeyspaceCommands
         long removed = 0;
         foreach (var db in c.Server.Databases) removed += FlushDatabase(c.Server, db);
         c.Server.Dirty(removed);
+        c.ForcePropagation(Propagation.PropagationTarget.All);
         c.Server.RaiseDbFlushed(-1);
         c.Server.FlushAllHooks?.Invoke();
         c.Reply.Ok();

@@ -55,6 +55,7 @@ public static partial class ListCommands
             c.Reply.Bulk(head ? list.First : list.Last);
             if (head) list.RemoveHead(1);
             else list.RemoveTail(1);
+            if (c.Propagating) c.PropagateAs(PopArgv(head, key, -1));
             ElementsRemoved(c, key, head, list, 1);
             return;
         }
@@ -89,6 +90,12 @@ public static partial class ListCommands
         if (src != null)
         {
             MoveGeneric(c, fromHead, toHead);
+            // Served at once, it is the non-blocking move.
+            if (c.Propagating)
+            {
+                c.PropagateAs(c.Argc == 4 ? [RPopLPushName, c.ArgBytes(1), c.ArgBytes(2)]
+                    : [LMoveName, c.ArgBytes(1), c.ArgBytes(2), c.ArgBytes(3), c.ArgBytes(4)]);
+            }
             return;
         }
         if (c.DenyBlocking)
@@ -117,9 +124,12 @@ public static partial class ListCommands
         {
             if (req.Count != -1)
             {
+                if (c.Propagating) server.Propagation.Add(db.Id, PopArgv(req.FromHead, key, Math.Min(req.Count, list.Count)));
                 PopRangeWithKey(c, list, key, req.FromHead, req.Count);
+                c.PropagateArgv = null;
                 return true;
             }
+            if (c.Propagating) server.Propagation.Add(db.Id, PopArgv(req.FromHead, key, -1));
             c.Reply.ArrayHeader(2);
             c.Reply.Bulk(key);
             c.Reply.Bulk(req.FromHead ? list.First : list.Last);
@@ -132,6 +142,13 @@ public static partial class ListCommands
             if (!TryWrite(c, req.Target, out var dst, out _)) return true;
             var value = list.Pop(req.FromHead)!;
             HandlePush(c, req.Target, dst, value, req.ToHead);
+            if (c.Propagating)
+            {
+                // A blocked BRPOPLPUSH or BLMOVE propagates as the move it performed.
+                server.Propagation.Add(db.Id, req.Command.Name == "brpoplpush"
+                    ? [RPopLPushName, key, req.Target]
+                    : [LMoveName, key, req.Target, req.FromHead ? LeftName : RightName, req.ToHead ? LeftName : RightName]);
+            }
             server.Notify(KeyspaceEventClass.List, req.FromHead ? "lpop" : "rpop", key, db.Id);
         }
         // The push that made the key ready already signaled it for WATCH.

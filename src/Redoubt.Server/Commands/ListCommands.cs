@@ -145,9 +145,20 @@ public static partial class ListCommands
     /// Redis's listPopRangeAndReplyWithKey (LMPOP/BLMPOP): replies [key, [elements]] with up to
     /// <paramref name="count"/> elements from one end, then removes them.
     /// </summary>
+    private static readonly byte[] LPopName = "LPOP"u8.ToArray(), RPopName = "RPOP"u8.ToArray(),
+        LMoveName = "LMOVE"u8.ToArray(), RPopLPushName = "RPOPLPUSH"u8.ToArray(),
+        LeftName = "LEFT"u8.ToArray(), RightName = "RIGHT"u8.ToArray();
+
+    /// <summary>LPOP/RPOP key [count]: how pops done by other commands propagate (count -1: none).</summary>
+    private static byte[][] PopArgv(bool head, ReadOnlySpan<byte> key, long count)
+        => count < 0 ? [head ? LPopName : RPopName, key.ToArray()]
+            : [head ? LPopName : RPopName, key.ToArray(), StringCommands.Num(count)];
+
     internal static void PopRangeWithKey(Client c, ListObject list, ReadOnlySpan<byte> key, bool head, long count)
     {
         long n = Math.Min(count, list.Count);
+        // [B]LMPOP propagates as the plain pop with the number of elements actually taken.
+        if (c.Propagating) c.PropagateAs(PopArgv(head, key, n));
         c.Reply.ArrayHeader(2);
         c.Reply.Bulk(key);
         PopRange(c, list, head, n);

@@ -75,9 +75,18 @@ public static class PubSubCommands
         PubSubRegistry.ClearFlagIfIdle(c);
     }
 
-    private static void Publish(Client c) => c.Reply.Integer(c.Server.PubSub.Publish(c.Arg(1), c.Arg(2), shard: false));
+    /// <summary>PUBLISH reaches replicas (their subscribers hear it too), never the AOF.</summary>
+    private static void Publish(Client c)
+    {
+        c.Reply.Integer(c.Server.PubSub.Publish(c.Arg(1), c.Arg(2), shard: false));
+        c.ForcePropagation(Propagation.PropagationTarget.Replication);
+    }
 
-    private static void SPublish(Client c) => c.Reply.Integer(c.Server.PubSub.Publish(c.Arg(1), c.Arg(2), shard: true));
+    private static void SPublish(Client c)
+    {
+        c.Reply.Integer(c.Server.PubSub.Publish(c.Arg(1), c.Arg(2), shard: true));
+        c.ForcePropagation(Propagation.PropagationTarget.Replication);
+    }
 
     private static void Channels(Client c) => ListChannels(c, c.Server.PubSub.ChannelNames);
 

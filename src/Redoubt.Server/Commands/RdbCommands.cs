@@ -20,6 +20,19 @@ public static class RdbCommands
         server.RdbSinkFactory = () => RdbWriter.For(server);
         server.DebugExtensions["reload"] = DebugReload;
         server.RdbSerializedLength = obj => SerializedLength(server, obj);
+        server.RdbStreamLoader = stream =>
+        {
+            try
+            {
+                RdbLoader.LoadFromStream(server, stream);
+                return null;
+            }
+            catch (RdbLoadException e)
+            {
+                foreach (var line in e.LogLines("AOF base")) server.Log.Warning(line);
+                return e.Message;
+            }
+        };
         if (Interlocked.Exchange(ref _gateRegistered, 1) == 0)
             ExecutionGate.StateChecks.Add(static (c, cmd) =>
                 c.Server.PersistenceStatus.Loading && (cmd.Flags & CommandFlags.Loading) == 0

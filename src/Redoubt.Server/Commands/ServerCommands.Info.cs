@@ -176,6 +176,8 @@ public static partial class ServerCommands
 
     private static void InfoPersistence(RedisServer server, StringBuilder s)
     {
+        server.BeforePersistenceInfo?.Invoke();
+        server.RefreshPersistenceStatus();
         var p = server.PersistenceStatus;
         s.Field("loading", p.Loading && !p.AsyncLoading)
          .Field("async_loading", p.AsyncLoading)

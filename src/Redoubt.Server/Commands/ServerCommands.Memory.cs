@@ -15,7 +15,6 @@ public static partial class ServerCommands
         t.Bind("memory|purge", MemoryPurge);
         t.Bind("memory|help", c => ReplyHelp(c, MemoryHelpLines));
         t.Bind("role", Role);
-        t.Bind("lastsave", c => c.Reply.Integer(c.Server.PersistenceStatus.LastSaveUnix));
     }
 
     private static readonly string[] MemoryHelpLines =

@@ -50,7 +50,7 @@ public static partial class ServerCommands
         }
         _ = now;
         c.Server.Log.Warning("User requested shutdown...");
-        if (c.Server.Shutdown(noSave && !save, force) is string err)
+        if (c.Server.Shutdown(noSave && !save, force, save) is string err)
         {
             c.Reply.Error(err);
             return;

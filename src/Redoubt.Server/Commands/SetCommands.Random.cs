@@ -44,7 +44,10 @@ public static partial class SetCommands
         var db = c.Db;
         int pos = set.RandomPosition(c.Server.Rng);
         Span<byte> scratch = stackalloc byte[SetObject.ScratchSize];
-        c.Reply.Bulk(set.MemberAt(pos, scratch));
+        var member = set.MemberAt(pos, scratch);
+        c.Reply.Bulk(member);
+        // The random choice is made here: what propagates is the removal of the member chosen.
+        if (c.Propagating) c.PropagateAs(SRemName, c.ArgBytes(1), member.ToArray());
         set.RemoveAt(pos);
         c.Server.Notify(KeyspaceEventClass.Set, "spop", key, db.Id);
         if (set.Count == 0)
@@ -78,12 +81,17 @@ public static partial class SetCommands
         {
             ReplyMembers(c, set);
             db.RemoveSlot(slot);
+            if (c.Propagating) c.PropagateAs(DelName, c.ArgBytes(1));
             c.Server.Notify(KeyspaceEventClass.Generic, "del", key, db.Id);
             c.Server.SignalModifiedKey(db, key);
             return;
         }
 
         c.Reply.SetHeader(count);
+        // Each member removed propagates as its own SREM, the SPOP itself not at all.
+        c.PreventPropagation();
+        bool propagating = c.Propagating;
+        byte[]? keyBytes = propagating ? c.ArgBytes(1) : null;
         var rng = c.Server.Rng;
         long remaining = size - count;
         if (remaining * SpopMoveStrategyMultiplier > count)
@@ -92,7 +100,9 @@ public static partial class SetCommands
             for (long i = 0; i < count; i++)
             {
                 int pos = set.RandomPosition(rng);
-                c.Reply.Bulk(set.MemberAt(pos, scratch));
+                var member = set.MemberAt(pos, scratch);
+                c.Reply.Bulk(member);
+                if (propagating) c.AlsoPropagate(SRemName, keyBytes!, member.ToArray());
                 set.RemoveAt(pos);
             }
             db.ReplaceAt(slot, set);
@@ -109,7 +119,12 @@ public static partial class SetCommands
                 survivors.Add(set.MemberAt(pos, scratch), max);
                 set.RemoveAt(pos);
             }
-            for (int pos = set.First(); pos >= 0; pos = set.NextPosition(pos)) c.Reply.Bulk(set.MemberAt(pos, scratch));
+            for (int pos = set.First(); pos >= 0; pos = set.NextPosition(pos))
+            {
+                var member = set.MemberAt(pos, scratch);
+                c.Reply.Bulk(member);
+                if (propagating) c.AlsoPropagate(SRemName, keyBytes!, member.ToArray());
+            }
             db.ReplaceAt(slot, survivors);
         }
         c.Server.SignalModifiedKey(db, key);
@@ -207,4 +222,6 @@ public static partial class SetCommands
             if (seen.Add(pos)) c.Reply.Bulk(set.MemberAt(pos, scratch));
         }
     }
+
+    private static readonly byte[] SRemName = "SREM"u8.ToArray(), DelName = "DEL"u8.ToArray();
 }

@@ -31,10 +31,16 @@ public static partial class SortedSetCommands
     }
 
     /// <summary>ZMPOP numkeys key [key ...] MIN|MAX [COUNT count].</summary>
-    private static void ZMPop(Client c)
+    private static void ZMPop(Client c) => MPopGeneric(c, numKeysIdx: 1, blocking: false);
+
+    /// <summary>
+    /// ZMPOP and BZMPOP (whose numkeys follows the timeout): parses the keys, the end and the count,
+    /// then pops or, for BZMPOP, pops or blocks.
+    /// </summary>
+    private static void MPopGeneric(Client c, int numKeysIdx, bool blocking)
     {
-        if (!TryGetRangeLong(c, 1, 1, long.MaxValue, "numkeys should be greater than 0", out long numKeys)) return;
-        long whereIdx = 2 + numKeys;
+        if (!TryGetRangeLong(c, numKeysIdx, 1, long.MaxValue, "numkeys should be greater than 0", out long numKeys)) return;
+        long whereIdx = numKeysIdx + 1 + numKeys;
         if (numKeys > c.Argc || whereIdx >= c.Argc)
         {
             c.SyntaxError();
@@ -64,7 +70,8 @@ public static partial class SortedSetCommands
             }
         }
         if (count == -1) count = 1;
-        PopGeneric(c, 2, (int)numKeys, max, emitKey: true, count, nested: true, nullWhenEmpty: true);
+        if (blocking) BlockingPop(c, numKeysIdx + 1, (int)numKeys, max, timeoutIdx: 1, count, nested: true);
+        else PopGeneric(c, numKeysIdx + 1, (int)numKeys, max, emitKey: true, count, nested: true, nullWhenEmpty: true);
     }
 
     /// <summary>
@@ -97,10 +104,25 @@ public static partial class SortedSetCommands
             c.Reply.EmptyArray();
             return;
         }
+        PopFrom(c, c.Arg(keyIdx), z, max, emitKey, count, nested);
+    }
+
+    /// <summary>
+    /// Pops up to <paramref name="count"/> (-1: one) elements of the non-empty <paramref name="z"/> stored at
+    /// <paramref name="key"/> and replies in the shape <see cref="PopGeneric"/> describes, deleting the key
+    /// once empty.
+    /// </summary>
+    internal static void PopFrom(Client c, ReadOnlySpan<byte> key, SortedSetObject z, bool max, bool emitKey, long count, bool nested)
+    {
         if (count == -1) count = 1;
-        var key = c.Arg(keyIdx);
         var db = c.Db;
         long n = Math.Min(count, z.Count);
+        // ZMPOP (and a served blocking pop) propagates as ZPOPMIN/ZPOPMAX of the key it popped from.
+        if (emitKey && c.Propagating)
+        {
+            var name = max ? "ZPOPMAX"u8.ToArray() : "ZPOPMIN"u8.ToArray();
+            c.PropagateAs(nested || c.Cmd?.Name is "zmpop" or "bzmpop" ? [name, key.ToArray(), StringCommands.Num(n)] : [name, key.ToArray()]);
+        }
         if (!nested && !emitKey) c.Reply.ArrayHeader(n * 2);
         else if (nested && !emitKey) c.Reply.ArrayHeader(n);
         else if (!nested) // BZPOPMIN/BZPOPMAX shape

@@ -25,6 +25,7 @@ public static partial class SortedSetCommands
         BindRanges(t);
         BindSetOperations(t);
         BindPops(t);
+        BindBlocking(t);
     }
 
     private const string NotAFloat = "min or max is not a float";

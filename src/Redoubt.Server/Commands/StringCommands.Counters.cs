@@ -135,6 +135,8 @@ public static partial class StringCommands
         StoreComputed(c, key, bytes, slot, rec);
         c.Server.Notify(KeyspaceEventClass.String, "incrbyfloat", key, db.Id);
         c.Server.Dirty();
+        // The result, not the increment, propagates: float formatting must not differ between replays.
+        if (c.Propagating) c.PropagateAs(SetName, c.ArgBytes(1), bytes.ToArray(), KeepTtlName);
         c.Reply.Bulk(bytes);
     }
 }

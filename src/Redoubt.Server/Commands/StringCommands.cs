@@ -190,13 +190,34 @@ public static partial class StringCommands
         if (expireIdx != 0)
         {
             db.SetExpire(slot, whenMs);
+            // Relative or not, the expire propagates as an absolute time so replicas and the AOF agree.
+            if (c.Propagating) c.PropagateAs(SetName, key.ToArray(), c.ArgBytes(valueIdx), PxAtName, Num(whenMs));
             c.Server.Notify(KeyspaceEventClass.Generic, "expire", key, db.Id);
         }
+        else if ((flags & SetFlags.Get) != 0 && c.Propagating) PropagateSetWithoutGet(c);
         if ((flags & SetFlags.Get) == 0)
         {
             if (okReply != null) okReply(c);
             else c.Reply.Ok();
         }
+    }
+
+    internal static readonly byte[] SetName = "SET"u8.ToArray(), PxAtName = "PXAT"u8.ToArray(),
+        PExpireAtName = "PEXPIREAT"u8.ToArray(), PersistName = "PERSIST"u8.ToArray(), KeepTtlName = "KEEPTTL"u8.ToArray();
+
+    /// <summary>A number as the decimal argument of a propagated command.</summary>
+    internal static byte[] Num(long v) => System.Text.Encoding.ASCII.GetBytes(v.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>SET ... GET propagates without its GET options (the reply is not part of the change).</summary>
+    private static void PropagateSetWithoutGet(Client c)
+    {
+        var argv = new List<byte[]>(c.Argc);
+        for (int j = 0; j < c.Argc; j++)
+        {
+            if (j >= 3 && c.ArgIs(j, "get"u8)) continue;
+            argv.Add(c.ArgBytes(j));
+        }
+        c.PropagateAs(argv.ToArray());
     }
 
     /// <summary>SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT t|KEEPTTL].</summary>
@@ -225,6 +246,7 @@ public static partial class StringCommands
         StoreString(c, key, c.Arg(2), FindForWrite(c, key), keepTtl: false);
         c.Server.Notify(KeyspaceEventClass.String, "set", key, c.Db.Id);
         c.Server.Dirty();
+        if (c.Propagating) c.PropagateAs(SetName, c.ArgBytes(1), c.ArgBytes(2));
     }
 
     /// <summary>
@@ -256,6 +278,7 @@ public static partial class StringCommands
         if ((flags & (SetFlags.EXAT | SetFlags.PXAT)) != 0 && whenMs <= c.Server.NowMs && !c.Server.IsReplica)
         {
             db.Delete(key);
+            if (c.Propagating) c.PropagateAs(RedisServer.DeletionName(c.Server.Config.LazyfreeLazyExpire), c.ArgBytes(1));
             c.Server.SignalModifiedKey(db, key);
             c.Server.Notify(KeyspaceEventClass.Generic, "del", key, db.Id);
             c.Server.Dirty();
@@ -263,12 +286,14 @@ public static partial class StringCommands
         else if (expireIdx != 0)
         {
             db.SetExpire(db.FindLive(key), whenMs);
+            if (c.Propagating) c.PropagateAs(PExpireAtName, c.ArgBytes(1), Num(whenMs));
             c.Server.SignalModifiedKey(db, key);
             c.Server.Notify(KeyspaceEventClass.Generic, "expire", key, db.Id);
             c.Server.Dirty();
         }
         else if ((flags & SetFlags.Persist) != 0 && db.RemoveExpire(db.FindLive(key)))
         {
+            if (c.Propagating) c.PropagateAs(PersistName, c.ArgBytes(1));
             c.Server.SignalModifiedKey(db, key);
             c.Server.Notify(KeyspaceEventClass.Generic, "persist", key, db.Id);
             c.Server.Dirty();
@@ -283,6 +308,7 @@ public static partial class StringCommands
         var db = c.Db;
         if (db.Delete(key))
         {
+            if (c.Propagating) c.PropagateAs(RedisServer.DeletionName(c.Server.Config.LazyfreeLazyUserDel), c.ArgBytes(1));
             c.Server.SignalModifiedKey(db, key);
             c.Server.Notify(KeyspaceEventClass.Generic, "del", key, db.Id);
             c.Server.Dirty();

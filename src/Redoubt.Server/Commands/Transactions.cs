@@ -6,9 +6,12 @@ public static class Transactions
     public static void Bind(CommandTable t)
     {
         t.Bind("multi", Multi);
-        t.Bind("exec", Exec);
+        t.Bind("exec", ExecHandler);
         t.Bind("discard", Discard);
     }
+
+    /// <summary>EXEC's handler: propagation recognizes it (EXEC is never propagated itself).</summary>
+    internal static readonly CommandHandler ExecHandler = Exec;
 
     internal static void Queue(Client c, Command cmd)
     {

@@ -18,6 +18,7 @@ public sealed class Connection
     // The empty buffer handed to the reply writer at the next swap; null while a send holds it.
     private byte[]? _spare = new byte[16 * 1024];
     private bool _sending;     // guarded by the server lock
+    private FlushWorkItem? _flush;
     private int _closed;
     // Bytes handed to the current send and not yet taken by the socket.
     private long _inFlight;
@@ -93,6 +94,7 @@ public sealed class Connection
                     // input from anyone (Redis's beforeSleep).
                     _server.ResumeReleasedClients();
                     _server.ProcessUnblockedClients();
+                    _server.BroadcastTrackingInvalidations();
                     closeAsap = (c.Flags & ClientFlags.CloseAsap) != 0;
                     closeAfterReply = (c.Flags & ClientFlags.CloseAfterReply) != 0;
                     if (!closeAsap && !_sending && c.Reply.Length > 0)
@@ -205,12 +207,18 @@ public sealed class Connection
 
     /// <summary>
     /// Sends <paramref name="buffer"/>, then whatever else accumulated meanwhile, until nothing is left;
-    /// then closes the connection if the client asked for it (QUIT, CLIENT KILL of itself).
+    /// then closes the connection if the client asked for it (QUIT, CLIENT KILL of itself). A send the
+    /// socket cannot take at once (a slow reader, a big reply) suspends; its state machine comes from a
+    /// pool instead of being allocated per suspension.
     /// </summary>
-    private async Task SendLoopAsync(byte[] buffer, int length)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendLoopAsync(byte[] buffer, int length)
     {
         while (true)
         {
+            // Replies leave only after the writes they acknowledge are in the AOF (fsynced with
+            // appendfsync always), as Redis writes its AOF buffer before sending replies.
+            _server.Aof?.FlushBeforeReply();
             try
             {
                 int off = 0;
@@ -268,8 +276,32 @@ public sealed class Connection
         _server.UpdateClientMemory(Client);
         if (_sending || Client.Reply.Length == 0) return;
         _sending = true;
-        var buffer = TakeReplies(out int length);
-        _ = Task.Run(() => SendLoopAsync(buffer, length));
+        var flush = _flush ??= new FlushWorkItem(this);
+        flush.Buffer = TakeReplies(out flush.Length);
+        // Off the lock and off the thread that wrote: the writer may be iterating registries this
+        // send's completion or failure would change (a PUBLISH fanning out, a CLIENT KILL).
+        ThreadPool.UnsafeQueueUserWorkItem(flush, preferLocal: false);
+    }
+
+    /// <summary>
+    /// The send that <see cref="RequestFlush"/> starts, queued to the thread pool. One per connection,
+    /// reused: a pub/sub fan-out flushes every subscriber for each message, and a closure plus a Task
+    /// per flush was garbage per message. At most one is queued at a time, as a flush is requested
+    /// only while no send runs and the send loop clears that state only after taking the buffer.
+    /// </summary>
+    private sealed class FlushWorkItem(Connection owner) : IThreadPoolWorkItem
+    {
+        public byte[]? Buffer;
+        public int Length;
+
+        public void Execute()
+        {
+            var buffer = Buffer!;
+            Buffer = null;
+            // Completion is observed by the send loop itself (it clears the sending state and closes on
+            // failure), so nothing awaits the returned task.
+            _ = owner.SendLoopAsync(buffer, Length);
+        }
     }
 
     /// <summary>Closes the socket; the receive loop ends and the client is unregistered.</summary>

@@ -12,6 +12,8 @@ public sealed class RdbLoadResult
     public int ReplStreamDb = -1;
     public bool AofBase;
     public long KeysLoaded, KeysExpired;
+    /// <summary>Bytes the RDB took (header to checksum): where what follows it starts.</summary>
+    public long ConsumedBytes;
     public readonly List<(string Key, string Value)> Aux = new();
 }
 
@@ -58,6 +60,21 @@ public static class RdbLoader
         return Load(server, data, 0, data.Length, flags, lockHeld: false);
     }
 
+    /// <summary>
+    /// Loads an RDB from <paramref name="stream"/>'s current position (an AOF's RDB base or preamble),
+    /// keeping keys already expired (the AOF decides), and leaves the stream just after it.
+    /// </summary>
+    public static RdbLoadResult LoadFromStream(RedisServer server, Stream stream)
+    {
+        long start = stream.Position;
+        var ms = new MemoryStream();
+        stream.CopyTo(ms);
+        var data = ms.GetBuffer();
+        var result = Load(server, data, 0, (int)ms.Length, RdbLoadFlags.AofPreamble, lockHeld: false);
+        stream.Position = start + result.ConsumedBytes;
+        return result;
+    }
+
     public static RdbLoadResult Load(RedisServer server, byte[] data, int start, int length, RdbLoadFlags flags, bool lockHeld)
     {
         var st = server.PersistenceStatus;
@@ -65,7 +82,7 @@ public static class RdbLoader
         var result = new RdbLoadResult();
         long interval = Math.Max(1024, server.Config.LoadingProcessEventsIntervalBytes);
         bool holding = lockHeld;
-        var sw = Stopwatch.StartNew();
+        bool wasLoading = st.Loading;
         try
         {
             if (!holding) { server.Sync.Enter(); holding = true; }
@@ -205,6 +222,7 @@ public static class RdbLoader
             st.RdbLastLoadKeysLoaded = result.KeysLoaded;
             st.RdbLastLoadKeysExpired = result.KeysExpired;
             st.LoadingLoadedBytes = r.Offset;
+            result.ConsumedBytes = r.Offset;
             server.Log.Notice($"Done loading RDB, keys loaded: {result.KeysLoaded}, keys expired: {result.KeysExpired}.");
             return result;
         }
@@ -222,7 +240,8 @@ public static class RdbLoader
         }
         finally
         {
-            st.Loading = false;
+            // An AOF load around this one keeps its own loading state.
+            st.Loading = wasLoading;
             if (holding && !lockHeld) server.Sync.Exit();
         }
     }

@@ -63,7 +63,7 @@ public static class RdbStreamAdapter
         {
             var group = s.CreateGroup(g.Name, Sid(g.LastId), g.EntriesRead)
                 ?? throw new RdbFormatException("Duplicated consumer group name");
-            var owner = new Dictionary<RdbStreamId, StreamConsumer>();
+            var owner = new Dictionary<RdbStreamId, Storage.StreamConsumer>();
             foreach (var c in g.Consumers)
             {
                 var consumer = group.CreateConsumer(c.Name, c.SeenTimeMs) ?? throw new RdbFormatException("Duplicated consumer name");

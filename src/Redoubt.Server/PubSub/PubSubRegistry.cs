@@ -328,14 +328,24 @@ public sealed class PubSubRegistry
         ScheduleFlush(c);
     }
 
-    private void ScheduleFlush(Client c)
+    /// <summary>Queues a send of <paramref name="c"/>'s pending output for when the current command has released the lock.</summary>
+    internal void ScheduleFlush(Client c)
     {
         if (c.Connection is null || c.PubSubFlushPending || _server is null) return;
         c.PubSubFlushPending = true;
         _flushQueue.Add(c);
         if (_flushScheduled) return;
         _flushScheduled = true;
-        ThreadPool.UnsafeQueueUserWorkItem(static registry => registry.FlushQueued(), this, preferLocal: false);
+        // A reused work item: queuing a delegate with state allocated a wrapper per published batch.
+        ThreadPool.UnsafeQueueUserWorkItem(_flushWork ??= new FlushWork(this), preferLocal: false);
+    }
+
+    private FlushWork? _flushWork;
+
+    /// <summary>The queued <see cref="FlushQueued"/>; one at a time, as <c>_flushScheduled</c> guards.</summary>
+    private sealed class FlushWork(PubSubRegistry registry) : IThreadPoolWorkItem
+    {
+        public void Execute() => registry.FlushQueued();
     }
 
     /// <summary>Runs once the current command has released the lock: starts the sends of every client written to.</summary>

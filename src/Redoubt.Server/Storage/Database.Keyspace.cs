@@ -92,6 +92,7 @@ public sealed partial class Database
     private void AddDetached(object obj, int meta, long expire)
     {
         int slot = _keys.Add(obj, meta);
+        Snap?.MarkNew(slot);
         if (expire >= 0) SetExpire(slot, expire);
         Version++;
         _hooks.OnKeyAdded(this, KeyTable.KeyOf(obj));
@@ -167,7 +168,8 @@ public sealed partial class Database
     /// </summary>
     public void Maintain()
     {
-        if (!_keys.NeedsCompaction) return;
+        // Compaction moves entries between slots, which a running snapshot's per-slot record cannot follow.
+        if (Snap != null || !_keys.NeedsCompaction) return;
         _keys.Compact(MoveExpire);
     }
 

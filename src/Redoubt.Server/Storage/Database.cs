@@ -1,3 +1,5 @@
+using Redoubt.Server.Persistence;
+
 namespace Redoubt.Server.Storage;
 
 /// <summary>What a database tells the server about: expirations (to propagate DEL and notify) and writes (WATCH).</summary>
@@ -39,6 +41,22 @@ public sealed partial class Database
     /// <summary>Incremented on every modification of a key in this db (WATCH compares per-key versions later).</summary>
     public long Version;
 
+    /// <summary>
+    /// The running snapshot's record of this table, or null (nearly always): every slot read for a
+    /// command or changed goes through <see cref="SnapshotTable.Touch"/> first while it is set, and new
+    /// slots through <see cref="SnapshotTable.MarkNew"/>. A single null test when no snapshot runs.
+    /// </summary>
+    internal SnapshotTable? Snap;
+
+    /// <summary>Starts following this table's changes for <paramref name="snapshot"/> (under the lock).</summary>
+    internal SnapshotTable AttachSnapshot(Snapshot snapshot) => Snap = new SnapshotTable(snapshot, Id, _keys, _expires);
+
+    /// <summary>Stops following changes for <paramref name="table"/> if this database holds it.</summary>
+    internal void DetachSnapshot(SnapshotTable table)
+    {
+        if (Snap == table) Snap = null;
+    }
+
     public Database(int id, IKeyspaceHooks hooks)
     {
         Id = id;
@@ -63,6 +81,8 @@ public sealed partial class Database
     {
         int slot = _keys.Find(key);
         if (slot < 0) return -1;
+        // Whoever looks a key up may change it: a running snapshot records it first.
+        Snap?.Touch(slot);
         ref var e = ref _keys.At(slot);
         if ((e.Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long when) && when < NowMs())
         {
@@ -119,6 +139,7 @@ public sealed partial class Database
         int slot = _keys.Find(key);
         if (slot >= 0)
         {
+            Snap?.Touch(slot);
             _keys.Replace(slot, obj);
             ref var e = ref _keys.At(slot);
             if (!keepTtl && (e.Meta & KeyTable.HasExpireBit) != 0)
@@ -129,7 +150,8 @@ public sealed partial class Database
         }
         else
         {
-            _keys.Add(obj, _hooks.NewKeyStamp() & KeyTable.LruMask);
+            int added = _keys.Add(obj, _hooks.NewKeyStamp() & KeyTable.LruMask);
+            Snap?.MarkNew(added);
             _hooks.OnKeyAdded(this, key);
         }
         if (obj is RedisObject ro) _ledger?.Touch(_keys, ro);
@@ -141,6 +163,7 @@ public sealed partial class Database
     {
         Version++;
         int slot = _keys.Add(obj, _hooks.NewKeyStamp() & KeyTable.LruMask);
+        Snap?.MarkNew(slot);
         // A new hash, set or sorted set is usually filled after it is added.
         if (obj is RedisObject ro) _ledger?.Touch(_keys, ro);
         _hooks.OnKeyAdded(this, KeyTable.KeyOf(obj));
@@ -150,13 +173,19 @@ public sealed partial class Database
     /// <summary>Replaces the object at a slot with one carrying the same key, keeping TTL and access data.</summary>
     public void ReplaceAt(int slot, object obj)
     {
+        Snap?.Touch(slot);
         _keys.Replace(slot, obj);
         Version++;
     }
 
-    public object ObjectAt(int slot) => _keys.At(slot).Obj!;
+    /// <summary>The object at a slot; the caller may edit it, so a running snapshot records it first.</summary>
+    public object ObjectAt(int slot)
+    {
+        Snap?.Touch(slot);
+        return _keys.At(slot).Obj!;
+    }
     public int MetaAt(int slot) => _keys.At(slot).Meta & KeyTable.LruMask;
-    public void SetMetaAt(int slot, int meta) { ref var e = ref _keys.At(slot); e.Meta = (e.Meta & KeyTable.HasExpireBit) | (meta & KeyTable.LruMask); }
+    public void SetMetaAt(int slot, int meta) { Snap?.Touch(slot); ref var e = ref _keys.At(slot); e.Meta = (e.Meta & KeyTable.HasExpireBit) | (meta & KeyTable.LruMask); }
 
     public bool Delete(ReadOnlySpan<byte> key)
     {
@@ -168,6 +197,7 @@ public sealed partial class Database
 
     public object RemoveSlot(int slot)
     {
+        Snap?.Touch(slot);
         ref var e = ref _keys.At(slot);
         if ((e.Meta & KeyTable.HasExpireBit) != 0) _expires.Remove(slot);
         Version++;
@@ -183,6 +213,7 @@ public sealed partial class Database
 
     public void SetExpire(int slot, long whenMs)
     {
+        Snap?.Touch(slot);
         _expires.Set(slot, whenMs);
         _keys.At(slot).Meta |= KeyTable.HasExpireBit;
         Version++;
@@ -190,6 +221,7 @@ public sealed partial class Database
 
     public bool RemoveExpire(int slot)
     {
+        Snap?.Touch(slot);
         ref var e = ref _keys.At(slot);
         if ((e.Meta & KeyTable.HasExpireBit) == 0) return false;
         _expires.Remove(slot);
@@ -208,6 +240,9 @@ public sealed partial class Database
     public long Clear()
     {
         long n = _keys.Count;
+        // A running snapshot keeps the old table (nothing changes it any more) and reads it in its turn.
+        if (Snap != null) Snap.Released = true;
+        Snap = null;
         _keys = new KeyTable(Random.Shared.Next()) { ExpandAllowed = _expandAllowed };
         _expires = new ExpireIndex();
         Version++;
@@ -219,6 +254,8 @@ public sealed partial class Database
     {
         (_keys, other._keys) = (other._keys, _keys);
         (_expires, other._expires) = (other._expires, _expires);
+        // A snapshot's record follows its table: it writes it under the number the table had at the start.
+        (Snap, other.Snap) = (other.Snap, Snap);
         Version++;
         other.Version++;
     }

@@ -23,7 +23,17 @@ public sealed class RawRespConnection : IDisposable
 
     public string Call(IReadOnlyList<string> args)
     {
+        Send(args);
+        return ReadReply();
+    }
+
+    /// <summary>Sends a command without waiting for its reply (a blocking command, a pipeline).</summary>
+    public void Send(IReadOnlyList<string> args) =>
         _out.Write(RespClient.Encode(args.Select(a => (object)Encoding.Latin1.GetBytes(a)).ToArray()));
+
+    /// <summary>Reads the next reply or push as canonical text.</summary>
+    public string ReadReply()
+    {
         var sb = new StringBuilder();
         Read(sb);
         return sb.ToString();

@@ -127,6 +127,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
         if (_unixListener != null) _ = AcceptLoopAsync(_unixListener, unix: true);
         _cronThread = new Thread(CronLoop) { IsBackground = true, Name = "cron" };
         _cronThread.Start();
+        // The dataset loads with the listeners open (clients get -LOADING meanwhile) and before "Ready", as in Redis.
+        if (LoadDataAtStartup is { } load && !load()) throw new InvalidOperationException("Terminating server after rdb file reading failure.");
         if (_listeners.Count > 0 || !listen) Log.Notice("Ready to accept connections");
         if (_unixListener != null) Log.Notice("The server is now ready to accept connections at " + Config.UnixSocket);
     }

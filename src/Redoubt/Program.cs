@@ -22,6 +22,7 @@ namespace Redoubt
             "  up                                            bring up the local deployment on defaults\n" +
             "  server [redis.conf] [--directive value ...]   a Redis-compatible server (like redis-server)\n" +
             "  check-aof [--fix] <file.manifest|file.aof>    check (and repair) an AOF (like redis-check-aof)\n" +
+            "  check-rdb <file>                              check an RDB file (like redis-check-rdb)\n" +
             "  --version                                     print the version\n";
 
         public static int Main(string[] args)
@@ -39,6 +40,8 @@ namespace Redoubt
                     return ServerMain.Run(rest);
                 case "check-aof":
                     return Redoubt.Server.Persistence.AofChecker.Run(rest, Console.Out, Console.In);
+                case "check-rdb":
+                    return Redoubt.Server.Persistence.RdbCheck.Run(rest, Console.Out);
                 case "up":
                     return Up.Run(rest);
                 case "--version" or "-v":

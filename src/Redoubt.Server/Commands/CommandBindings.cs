@@ -37,5 +37,8 @@ public static class CommandBindings
         AofCommands.Bind(t);
         PersistenceCommands.Bind(t);
         server.AttachPersistence();
+        RdbCommands.Bind(t);
+        RdbCommands.Attach(server);
+        Persistence.RdbStreamAdapter.Attach(server);
     }
 }

@@ -17,6 +17,8 @@ public struct IntSet
     private int _width; // 2, 4 or 8 once anything was added
 
     public readonly int Count => _count;
+    /// <summary>Bytes per member (2, 4 or 8; 2 while empty), as the RDB intset blob records it.</summary>
+    public readonly int Width => _width == 0 ? 2 : _width;
     public readonly long MemoryUsage => _data == null ? 0 : 24 + ((_data.Length + 7) & ~7);
 
     private static int WidthFor(long v)

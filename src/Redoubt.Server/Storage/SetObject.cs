@@ -35,6 +35,8 @@ public sealed class SetObject : RedisObject
     public override string Encoding => _table == null ? "intset" : "hashtable";
     public bool IsIntSet => _table == null;
     public int Count => _table?.Count ?? _ints.Count;
+    /// <summary>The intset's member width in bytes (RDB encoding).</summary>
+    public int IntSetWidth => _ints.Width;
 
     // The object itself: header 16, key reference and accounted size 16, the intset struct 16, the table reference 8.
     public override long MemoryUsage => 56 + (_table?.MemoryUsage ?? _ints.MemoryUsage);

@@ -1,0 +1,287 @@
+using System.Diagnostics;
+using System.Text;
+using Redoubt.Server.Storage;
+
+namespace Redoubt.Server.Persistence;
+
+/// <summary>What a load found besides the keys: the AUX fields the replication layer needs, and counts.</summary>
+public sealed class RdbLoadResult
+{
+    public string? ReplId;
+    public long ReplOffset = -1;
+    public int ReplStreamDb = -1;
+    public bool AofBase;
+    public long KeysLoaded, KeysExpired;
+    /// <summary>Bytes the RDB took (header to checksum): where what follows it starts.</summary>
+    public long ConsumedBytes;
+    public readonly List<(string Key, string Value)> Aux = new();
+}
+
+/// <summary>How a load treats what is already in memory and expired keys.</summary>
+[Flags]
+public enum RdbLoadFlags
+{
+    None = 0,
+    /// <summary>A key already present is replaced (DEBUG RELOAD MERGE) instead of being a fatal duplicate.</summary>
+    AllowDuplicates = 1,
+    /// <summary>Keep already expired keys (an AOF's RDB preamble: the AOF tail decides).</summary>
+    AofPreamble = 2,
+}
+
+/// <summary>A load that failed; <see cref="Offset"/> is where in the input it stopped.</summary>
+public sealed class RdbLoadException(string message, long offset, bool shortRead, string where) : Exception(message)
+{
+    public long Offset { get; } = offset;
+    public bool ShortRead { get; } = shortRead;
+    public string Where { get; } = where;
+
+    /// <summary>The log lines Redis prints for this failure.</summary>
+    public IEnumerable<string> LogLines(string file)
+    {
+        if (ShortRead) yield return "Short read or OOM loading DB. Unrecoverable error, aborting now.";
+        yield return $"Internal error in RDB reading offset {Offset}, function at {Where} -> {Message} (file {file})";
+    }
+}
+
+/// <summary>
+/// Loads RDB files and payloads into the server's databases (Redis's rdbLoad). The whole input is
+/// parsed in chunks under the server lock, releasing it between chunks so that a listening server keeps
+/// answering (with -LOADING) while a large file loads.
+/// </summary>
+public static class RdbLoader
+{
+    /// <summary>
+    /// Loads the RDB file at <paramref name="path"/> (start-up, DEBUG RELOAD, an AOF's RDB base). Must be
+    /// called without holding the server lock. Throws <see cref="RdbLoadException"/> on corruption.
+    /// </summary>
+    public static RdbLoadResult LoadFile(RedisServer server, string path, RdbLoadFlags flags = RdbLoadFlags.None)
+    {
+        var data = File.ReadAllBytes(path);
+        return Load(server, data, 0, data.Length, flags, lockHeld: false);
+    }
+
+    /// <summary>
+    /// Loads an RDB from <paramref name="stream"/>'s current position (an AOF's RDB base or preamble),
+    /// keeping keys already expired (the AOF decides), and leaves the stream just after it.
+    /// </summary>
+    public static RdbLoadResult LoadFromStream(RedisServer server, Stream stream)
+    {
+        long start = stream.Position;
+        var ms = new MemoryStream();
+        stream.CopyTo(ms);
+        var data = ms.GetBuffer();
+        var result = Load(server, data, 0, (int)ms.Length, RdbLoadFlags.AofPreamble, lockHeld: false);
+        stream.Position = start + result.ConsumedBytes;
+        return result;
+    }
+
+    public static RdbLoadResult Load(RedisServer server, byte[] data, int start, int length, RdbLoadFlags flags, bool lockHeld)
+    {
+        var st = server.PersistenceStatus;
+        var r = new RdbReader(data, start, length);
+        var result = new RdbLoadResult();
+        long interval = Math.Max(1024, server.Config.LoadingProcessEventsIntervalBytes);
+        bool holding = lockHeld;
+        bool wasLoading = st.Loading;
+        try
+        {
+            if (!holding) { server.Sync.Enter(); holding = true; }
+            st.Loading = true;
+            st.LoadingStartTime = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            st.LoadingTotalBytes = length;
+            st.LoadingLoadedBytes = 0;
+            long nextYield = interval;
+
+            var magic = r.ReadRawSpan(9);
+            if (!magic[..5].SequenceEqual("REDIS"u8)) throw new RdbFormatException("Wrong signature trying to load DB from file");
+            int version = int.Parse(Encoding.ASCII.GetString(magic[5..]));
+            if (version < 1 || version > Rdb.Version) throw new RdbFormatException($"Can't handle RDB format version {version}");
+
+            var db = server.Databases[0];
+            long expireAt = -1, idle = -1;
+            int freq = -1;
+            long now = server.NowMs;
+            bool deep = server.Config.SanitizeDumpPayload == "yes";
+            long keyDelay = server.Config.KeyLoadDelay;
+            while (true)
+            {
+                if (!lockHeld && r.Offset >= nextYield)
+                {
+                    // Let clients in (they get -LOADING) and report progress.
+                    st.LoadingLoadedBytes = r.Offset;
+                    server.Sync.Exit();
+                    holding = false;
+                    Thread.Yield();
+                    server.Sync.Enter();
+                    holding = true;
+                    nextYield = r.Offset + interval;
+                }
+                byte type = r.ReadByte();
+                switch (type)
+                {
+                    case Rdb.OpExpireTime:
+                        expireAt = r.ReadInt32LE() * 1000L;
+                        continue;
+                    case Rdb.OpExpireTimeMs:
+                        expireAt = r.ReadInt64LE();
+                        continue;
+                    case Rdb.OpFreq:
+                        freq = r.ReadByte();
+                        continue;
+                    case Rdb.OpIdle:
+                        idle = (long)r.ReadLen();
+                        continue;
+                    case Rdb.OpEof:
+                        goto done;
+                    case Rdb.OpSelectDb:
+                    {
+                        ulong id = r.ReadLen();
+                        if (id >= (ulong)server.Databases.Length)
+                            throw new RdbFormatException($"FATAL: Data file was created with a Redis server configured to handle more than {server.Databases.Length} databases. Exiting");
+                        db = server.Databases[(int)id];
+                        continue;
+                    }
+                    case Rdb.OpResizeDb:
+                        r.ReadLen();
+                        r.ReadLen();
+                        continue;
+                    case Rdb.OpAux:
+                        ReadAux(server, r, result);
+                        continue;
+                    case Rdb.OpModuleAux:
+                        throw new RdbFormatException("The RDB file contains AUX module data, which this server cannot load (modules are not supported)");
+                    case Rdb.OpFunction or Rdb.OpFunction2:
+                        throw new RdbFormatException("The RDB file contains function libraries, which this server cannot load");
+                }
+                if (!Rdb.IsObjectType(type)) throw new RdbFormatException($"Unknown RDB encoding type {type}");
+                var keySpan = r.ReadStringSpan();
+                object? value;
+                byte[]? keyArray = null;
+                // A string key and value become one record: one allocation per key on the common path.
+                if (type == Rdb.TypeString && r.LastInPlace) value = StringRecord.Create(keySpan, r.ReadStringSpan());
+                else
+                {
+                    keyArray = keySpan.ToArray();
+                    value = RdbObjects.Read(r, type, keyArray, server, deep);
+                }
+                if (keyDelay > 0) Thread.Sleep(TimeSpan.FromMicroseconds(keyDelay));
+                long thisExpire = expireAt;
+                expireAt = -1;
+                long thisIdle = idle; int thisFreq = freq;
+                idle = -1; freq = -1;
+                if (value == null)
+                {
+                    server.Log.Warning($"rdbLoadObject skipping empty key: {Encoding.Latin1.GetString(keyArray!)}");
+                    continue;
+                }
+                if (!server.IsReplica && (flags & RdbLoadFlags.AofPreamble) == 0 && thisExpire != -1 && thisExpire < now)
+                {
+                    result.KeysExpired++;
+                    continue;
+                }
+                var key = KeyTable.KeyOf(value);
+                int slot = db.FindRaw(key);
+                if (slot >= 0)
+                {
+                    if ((flags & RdbLoadFlags.AllowDuplicates) == 0)
+                        throw new RdbFormatException($"Duplicated key '{Encoding.Latin1.GetString(key)}' found in RDB file (DB {db.Id})");
+                    db.RemoveSlot(slot);
+                }
+                slot = db.Add(value);
+                if (thisExpire != -1) db.SetExpire(slot, thisExpire);
+                if (thisIdle >= 0 && !server.LfuPolicy)
+                {
+                    long clock = server.LruClock;
+                    long stamp = clock - thisIdle;
+                    if (stamp < 0) stamp += KeyTable.LruMask;
+                    db.SetMetaAt(slot, (int)stamp);
+                }
+                else if (thisFreq >= 0 && server.LfuPolicy) db.SetMetaAt(slot, (server.LfuMinutes() << 8) | thisFreq);
+                result.KeysLoaded++;
+            }
+        done:
+            if (version >= 5)
+            {
+                long eofAt = r.Offset;
+                ulong expected = (ulong)r.ReadInt64LE();
+                if (server.Config.RdbChecksum && !server.SkipChecksumValidation)
+                {
+                    if (expected == 0)
+                        server.Log.Warning("RDB file was saved with checksum disabled: no check performed.");
+                    else
+                    {
+                        ulong actual = Crc64.Update(0, data.AsSpan(start, (int)eofAt));
+                        if (actual != expected)
+                        {
+                            server.Log.Warning($"Wrong RDB checksum expected: ({expected:x}) but got ({actual:x}). Aborting now.");
+                            throw new RdbFormatException("RDB CRC error");
+                        }
+                    }
+                }
+            }
+            st.RdbLastLoadKeysLoaded = result.KeysLoaded;
+            st.RdbLastLoadKeysExpired = result.KeysExpired;
+            st.LoadingLoadedBytes = r.Offset;
+            result.ConsumedBytes = r.Offset;
+            server.Log.Notice($"Done loading RDB, keys loaded: {result.KeysLoaded}, keys expired: {result.KeysExpired}.");
+            return result;
+        }
+        catch (RdbShortReadException e)
+        {
+            throw new RdbLoadException(e.Message, e.Offset, true, "RdbLoader.Load");
+        }
+        catch (RdbFormatException e)
+        {
+            throw new RdbLoadException(e.Message, r.Offset, false, "RdbLoader.Load");
+        }
+        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentOutOfRangeException or OverflowException or FormatException)
+        {
+            throw new RdbLoadException("Corrupt RDB data: " + e.Message, r.Offset, false, "RdbLoader.Load");
+        }
+        finally
+        {
+            // An AOF load around this one keeps its own loading state.
+            st.Loading = wasLoading;
+            if (holding && !lockHeld) server.Sync.Exit();
+        }
+    }
+
+    private static void ReadAux(RedisServer server, RdbReader r, RdbLoadResult result)
+    {
+        string key = r.ReadStringText();
+        string value = r.ReadStringText();
+        result.Aux.Add((key, value));
+        var log = server.Log;
+        switch (key)
+        {
+            case "repl-stream-db":
+                if (int.TryParse(value, out int sdb)) result.ReplStreamDb = sdb;
+                break;
+            case "repl-id":
+                if (value.Length == 40) result.ReplId = value;
+                break;
+            case "repl-offset":
+                if (long.TryParse(value, out long off)) result.ReplOffset = off;
+                break;
+            case "redis-ver":
+                log.Notice($"Loading RDB produced by version {value}");
+                break;
+            case "ctime":
+                if (long.TryParse(value, out long ctime))
+                {
+                    long age = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - ctime;
+                    log.Notice($"RDB age {Math.Max(0, age)} seconds");
+                }
+                break;
+            case "used-mem":
+                if (long.TryParse(value, out long mem)) log.Notice($"RDB memory usage when created {mem / (1024.0 * 1024):F2} Mb");
+                break;
+            case "aof-preamble" or "aof-base":
+                result.AofBase = value == "1";
+                break;
+            default:
+                if (key.StartsWith('%')) log.Notice($"RDB '{key}': {value}");
+                break;
+        }
+    }
+}

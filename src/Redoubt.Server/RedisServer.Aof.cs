@@ -42,7 +42,16 @@ public sealed partial class RedisServer
         public required bool Rdb;
         public required long StartMs;
         public required string TempPath;
-        public Task? Writer;
+        /// <summary>The point-in-time snapshot the base file is written from, off the lock in turns.</summary>
+        public Snapshot? Snap;
+        public SnapshotFile? File;
+
+        /// <summary>Abandons the snapshot and removes the temp file (AOF turned off, shutdown).</summary>
+        public void Kill()
+        {
+            Snap?.Cancel();
+            File?.Discard();
+        }
     }
     private RewriteJob? _rewrite;
     private bool _rewriteScheduled;
@@ -313,6 +322,7 @@ public sealed partial class RedisServer
         if (_rewrite != null)
         {
             Log.Notice("Killing running AOF rewrite child");
+            _rewrite.Kill();
             _rewrite = null;
         }
         DetachAofWriter();
@@ -415,14 +425,13 @@ public sealed partial class RedisServer
             StartMs = NowMs,
             TempPath = Path.Combine(AofDir, $"temp-rewriteaof-bg-{Environment.ProcessId}.aof"),
         };
-        try { SnapshotKeyspace(job.Sink); }
-        catch (InvalidOperationException e)
+        // The base is written from a point-in-time snapshot in turns, so the server keeps serving;
+        // writes from now on go to the new incr file, so base + incr is exactly the dataset.
+        try { job.File = SnapshotFile.Create(job.TempPath, job.TempPath); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // A value the rewrite cannot encode: the rewrite fails, appends go on in the new incr file.
-            Log.Warning("Can't rewrite append only file in background: " + e.Message);
-            PersistenceStatus.AofLastBgrewriteOk = false;
-            _rewriteFailures++;
-            _lastRewriteFailMs = NowMs;
+            Log.Warning($"Can't open the temp append only file {Path.GetFileName(job.TempPath)}: {Errno.Describe(e)}");
+            RewriteFailed();
             if (enabling)
             {
                 DetachAofWriter();
@@ -430,20 +439,16 @@ public sealed partial class RedisServer
             }
             return "Can't rewrite append only file in background";
         }
+        var snap = Snapshot.Start(this, job.Sink);
+        snap.AddConsumer(job.File);
+        job.Snap = snap;
         _rewrite = job;
         _rewriteScheduled = false;
+        Stats.LatestForkUsec = snap.StartUsec;
+        Stats.TotalForks++;
         Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");
-        job.Writer = Task.Run(() => WriteRewrite(job));
+        snap.RunInBackground((s, error) => FinishRewrite(job, error is null ? null : new IOException(error)));
         return null;
-    }
-
-    /// <summary>Writes the base file off the lock, then completes the rewrite under it.</summary>
-    private void WriteRewrite(RewriteJob job)
-    {
-        Exception? error = null;
-        try { WriteSinkToFile(job.Sink, job.TempPath); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { error = e; }
-        lock (Sync) FinishRewrite(job, error);
     }
 
     private void FinishRewrite(RewriteJob job, Exception? error)
@@ -459,7 +464,7 @@ public sealed partial class RedisServer
         status.AofLastRewriteTimeSec = (NowMs - job.StartMs) / 1000;
         if (error != null)
         {
-            Log.Warning($"Error trying to rename the temporary AOF file: {Errno.Describe(error)}");
+            Log.Warning($"Write error writing append only file on disk: {error.Message}");
             Log.Warning("Background AOF rewrite terminated with error");
             try { File.Delete(job.TempPath); } catch (Exception) { }
             RewriteFailed();
@@ -611,6 +616,7 @@ public sealed partial class RedisServer
         if (_rewrite != null)
         {
             Log.Notice("There is a child rewriting the AOF. Killing it!");
+            _rewrite.Kill();
             _rewrite = null;
         }
         Log.Notice("Calling fsync() on the AOF file.");

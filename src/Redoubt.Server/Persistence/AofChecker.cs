@@ -10,8 +10,8 @@ namespace Redoubt.Server.Persistence;
 /// </summary>
 public sealed class AofChecker
 {
-    /// <summary>Checks an RDB preamble (set by the RDB layer): returns true when sane, leaving the stream after it.</summary>
-    public static Func<Stream, string, TextWriter, bool>? RdbPreambleChecker;
+    /// <summary>Checks an RDB preamble with the RDB checker: true when sane, leaving the stream after it (replaceable by tests).</summary>
+    public static Func<Stream, string, TextWriter, bool>? RdbPreambleChecker = RdbCheck.CheckPreamble;
 
     private enum Result { Ok, Empty, Truncated, TimestampTruncated }
 

@@ -26,6 +26,29 @@ public static class RdbCheck
             output.WriteLine($"Cannot check RDB file {path}: {e.Message}");
             return 1;
         }
+        return Check(data, output, out _);
+    }
+
+    /// <summary>
+    /// The AOF checker's hook for a base with an RDB preamble: checks the RDB part from the stream's
+    /// position and leaves the stream just after it (where the AOF tail begins). True when sound.
+    /// </summary>
+    public static bool CheckPreamble(Stream stream, string name, TextWriter output)
+    {
+        long start = stream.Position;
+        var ms = new MemoryStream();
+        stream.CopyTo(ms);
+        byte[] data = ms.ToArray();
+        output.WriteLine($"[offset 0] Checking RDB file {name}");
+        if (Check(data, output, out int end) != 0) return false;
+        stream.Position = start + end;
+        return true;
+    }
+
+    /// <summary>Checks the RDB at the start of <paramref name="data"/>; <paramref name="end"/> is where it ends.</summary>
+    private static int Check(byte[] data, TextWriter output, out int end)
+    {
+        end = 0;
         var server = new RedisServer(new ServerConfig());
         var r = new RdbReader(data, 0, data.Length);
         long keys = 0, expires = 0, alreadyExpired = 0;
@@ -104,6 +127,7 @@ public static class RdbCheck
             }
             output.WriteLine($"[offset {r.Offset}] \\o/ RDB looks OK! \\o/");
             Info(output, keys, expires, alreadyExpired);
+            end = (int)r.Offset;
             return 0;
         }
         catch (Exception e) when (e is RdbFormatException or RdbShortReadException or IndexOutOfRangeException

@@ -93,6 +93,49 @@ public sealed class AofPropagationTests
         }
     }
 
+    /// <summary>
+    /// Group reads served to blocked clients propagate like Redis's: an XCLAIM per delivered entry, and for
+    /// NOACK the consumer's creation and the group's new last ID, wrapped in MULTI/EXEC per client served.
+    /// </summary>
+    [Fact]
+    public void BlockedGroupReadsPropagateAsRedis()
+    {
+        string ourDir = AofHarness.NewDataDir(), realDir = AofHarness.NewDataDir();
+        try
+        {
+            List<string> ours, real;
+            using (var server = DirServer.Ours(ourDir, "--appendonly", "yes")) ours = RunBlocked(server, ourDir);
+            using (var server = DirServer.Real(realDir, "--appendonly", "yes")) real = RunBlocked(server, realDir);
+            Assert.Contains(real, l => l.StartsWith("XCLAIM bs g c1 0 1-1 TIME <ms> RETRYCOUNT 1", StringComparison.Ordinal));
+            Assert.Equal(string.Join("\n", real), string.Join("\n", ours));
+        }
+        finally
+        {
+            Directory.Delete(ourDir, true);
+            Directory.Delete(realDir, true);
+        }
+    }
+
+    private static List<string> RunBlocked(DirServer server, string dir)
+    {
+        using (var c = server.Connect())
+        using (var r1 = server.Connect())
+        using (var r2 = server.Connect())
+        {
+            AofLoadTests.WaitLoaded(c);
+            c.Call("XGROUP", "CREATE", "bs", "g", "$", "MKSTREAM");
+            r1.SendRaw(RespClient.Encode("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "10000", "STREAMS", "bs", ">"));
+            r2.SendRaw(RespClient.Encode("XREADGROUP", "GROUP", "g", "c2", "NOACK", "BLOCK", "10000", "STREAMS", "bs", ">"));
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!((string)c.Call("INFO", "clients")!).Contains("blocked_clients:2") && DateTime.UtcNow < deadline) Thread.Sleep(10);
+            c.Call("XADD", "bs", "1-1", "a", "1");
+            Assert.IsType<object?[]>(r1.Read());
+            c.Call("XADD", "bs", "2-1", "a", "2");
+            Assert.IsType<object?[]>(r2.Read());
+        }
+        return Normalize(ReadIncr(dir, server));
+    }
+
     private static void Run(DirServer server)
     {
         using var c = server.Connect();
@@ -118,14 +161,14 @@ public sealed class AofPropagationTests
         }
     }
 
-    private static List<string[]> ReadIncr(string dir, DirServer server)
+    internal static List<string[]> ReadIncr(string dir, DirServer server)
     {
         using (var c = server.Connect()) AofHarness.Shutdown(c, server.Process);
         return AofHarness.ParseCommands(File.ReadAllBytes(Path.Combine(dir, "appendonlydir", "appendonly.aof.1.incr.aof")));
     }
 
     /// <summary>Absolute millisecond times become "&lt;ms&gt;"; the random members SPOP removed from "rs" become "&lt;m&gt;".</summary>
-    private static List<string> Normalize(List<string[]> cmds)
+    internal static List<string> Normalize(List<string[]> cmds)
         => cmds.Select(a =>
         {
             if (a.Length == 3 && a[0] == "SREM" && a[1] == "rs" && a[2] != "nothere") a = [a[0], a[1], "<m>"];

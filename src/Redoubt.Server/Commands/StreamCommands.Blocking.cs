@@ -330,16 +330,27 @@ public static partial class StreamCommands
         }
         if (s.LastId <= gt) return false;
         gt.TryIncrement(out var start);
-        StreamConsumer? consumer = null;
-        if (g != null) consumer = ConsumerForRead(c, g, req.Consumer!, key, req.NoAck);
-        if (!c.Reply.IsResp3)
+        // What serving one client propagates goes out as one unit (MULTI/EXEC when more than one
+        // command), as after a command call.
+        var propagation = c.Server.Propagation;
+        propagation.Depth++;
+        try
         {
-            c.Reply.ArrayHeader(1);
-            c.Reply.ArrayHeader(2);
+            StreamConsumer? consumer = null;
+            if (g != null) consumer = ConsumerForRead(c, g, req.Consumer!, key, req.NoAck);
+            if (!c.Reply.IsResp3)
+            {
+                c.Reply.ArrayHeader(1);
+                c.Reply.ArrayHeader(2);
+            }
+            else c.Reply.MapHeader(1);
+            c.Reply.Bulk(key);
+            ReadNew(c, s, start, req.Count, g, consumer, req.NoAck, key);
         }
-        else c.Reply.MapHeader(1);
-        c.Reply.Bulk(key);
-        ReadNew(c, s, start, req.Count, g, consumer, req.NoAck, key);
+        finally
+        {
+            if (--propagation.Depth == 0) propagation.Flush();
+        }
         return true;
     }
 

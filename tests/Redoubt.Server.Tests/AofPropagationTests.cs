@@ -94,11 +94,12 @@ public sealed class AofPropagationTests
     }
 
     /// <summary>
-    /// Group reads served to blocked clients propagate like Redis's: an XCLAIM per delivered entry, and for
-    /// NOACK the consumer's creation and the group's new last ID, wrapped in MULTI/EXEC per client served.
+    /// Serving blocked clients propagates like Redis: group reads as an XCLAIM per delivered entry, and for
+    /// NOACK the consumer's creation and the group's new last ID, wrapped in MULTI/EXEC per client served;
+    /// BZPOPMIN/BZPOPMAX/BZMPOP as ZPOPMIN/ZPOPMAX (with the count popped for BZMPOP).
     /// </summary>
     [Fact]
-    public void BlockedGroupReadsPropagateAsRedis()
+    public void BlockedServesPropagateAsRedis()
     {
         string ourDir = AofHarness.NewDataDir(), realDir = AofHarness.NewDataDir();
         try
@@ -107,6 +108,7 @@ public sealed class AofPropagationTests
             using (var server = DirServer.Ours(ourDir, "--appendonly", "yes")) ours = RunBlocked(server, ourDir);
             using (var server = DirServer.Real(realDir, "--appendonly", "yes")) real = RunBlocked(server, realDir);
             Assert.Contains(real, l => l.StartsWith("XCLAIM bs g c1 0 1-1 TIME <ms> RETRYCOUNT 1", StringComparison.Ordinal));
+            Assert.Contains("ZPOPMAX z2 2", real);
             Assert.Equal(string.Join("\n", real), string.Join("\n", ours));
         }
         finally
@@ -132,6 +134,18 @@ public sealed class AofPropagationTests
             Assert.IsType<object?[]>(r1.Read());
             c.Call("XADD", "bs", "2-1", "a", "2");
             Assert.IsType<object?[]>(r2.Read());
+            using var z1 = server.Connect();
+            using var z2 = server.Connect();
+            using var z3 = server.Connect();
+            z1.SendRaw(RespClient.Encode("BZPOPMIN", "z1", "10"));
+            z2.SendRaw(RespClient.Encode("BZMPOP", "10", "1", "z2", "MAX", "COUNT", "3"));
+            z3.SendRaw(RespClient.Encode("BZPOPMAX", "z3", "10"));
+            while (!((string)c.Call("INFO", "clients")!).Contains("blocked_clients:3") && DateTime.UtcNow < deadline) Thread.Sleep(10);
+            foreach (var (key, client) in new[] { ("z1", z1), ("z2", z2), ("z3", z3) })
+            {
+                c.Call("ZADD", key, "1", "a", "2", "b");
+                Assert.IsType<object?[]>(client.Read());
+            }
         }
         return Normalize(ReadIncr(dir, server));
     }

@@ -264,7 +264,12 @@ public static partial class StreamCommands
             c.Reply.Error("syntax error, XTRIM must be called with a trimming strategy");
             return -1;
         }
-        if (limitGiven)
+        if (c.Id == -1 || (c.Flags & ClientFlags.Master) != 0)
+        {
+            // The AOF and a master send trims already rewritten to exact thresholds: no work limit applies.
+            a.Limit = 0;
+        }
+        else if (limitGiven)
         {
             if (!a.Approx)
             {

@@ -116,6 +116,37 @@ public sealed class AofRewriteSnapshotTests(ITestOutputHelper log)
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>
+    /// FLUSHALL during a rewrite leaves the rewrite running on its point-in-time data (only an RDB save is
+    /// stopped); the FLUSHALL is in the new incr file, so the reloaded dataset is only what came after.
+    /// </summary>
+    [Fact]
+    public void FlushAllDuringRewrite()
+    {
+        string dir = AofHarness.NewDataDir();
+        try
+        {
+            using (var server = DirServer.Ours(dir, "--appendonly", "yes", "--auto-aof-rewrite-percentage", "0"))
+            using (var c = server.Connect())
+            {
+                Assert.Equal("OK", c.Call("DEBUG", "POPULATE", Keys.ToString()));
+                Assert.Equal("Background append only file rewriting started", c.Call("BGREWRITEAOF"));
+                Assert.Equal("OK", c.Call("FLUSHALL"));
+                Assert.Equal("OK", c.Call("SET", "after", "1"));
+                AofLoadTests.WaitRewriteDone(c);
+                Assert.Equal("ok", InfoField(c, "aof_last_bgrewrite_status"));
+                AofHarness.Shutdown(c, server.Process);
+            }
+            using (var server = DirServer.Ours(dir, "--appendonly", "yes"))
+            using (var c = server.Connect())
+            {
+                Assert.Equal(1L, (long)c.Call("DBSIZE")!);
+                Assert.Equal("1", c.Call("GET", "after"));
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     /// <summary>check-aof validates an RDB-preamble base with the RDB checker, as redis-check-aof does.</summary>
     [Fact]
     public void CheckAofValidatesRdbPreamble()

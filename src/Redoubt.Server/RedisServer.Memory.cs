@@ -96,7 +96,8 @@ public sealed partial class RedisServer
     }
 
     private long CachesMemory()
-        => ScriptingStatus.UsedMemoryScriptsEval + ScriptingStatus.UsedMemoryFunctions + ReplBacklogMemory + AofBufferMemory;
+        => ScriptingStatus.UsedMemoryScriptsEval + ScriptingStatus.UsedMemoryFunctions + ReplBacklogMemory + AofBufferMemory
+           + (_tracking?.MemoryBytes ?? 0);
 
     private long ReplBacklogMemory => ReplicationStatus.BacklogActive ? ReplicationStatus.BacklogHistlen : 0;
     private long AofBufferMemory => PersistenceStatus.AofEnabled ? PersistenceStatus.AofBufferLength : 0;

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Text;
 using Redoubt.Server.Tests.Support;
 using Xunit;
@@ -30,6 +31,8 @@ public sealed class StreamTests : IClassFixture<ServerPair>
         {
             var cmd = script[i].Select(a => (object)a.Replace("{k}", prefix)).ToArray();
             string a = Show(ours.Call(cmd)), b = Show(real.Call(cmd));
+            // HELLO's reply carries the connection id, which depends on each server's history.
+            if (cmd[0] is "HELLO") { a = Regex.Replace(a, @",id,\d+,", ",id,N,"); b = Regex.Replace(b, @",id,\d+,", ",id,N,"); }
             Assert.True(a == b, $"#{i} {string.Join(' ', cmd)}:\n ours {a}\n real {b}");
         }
     }

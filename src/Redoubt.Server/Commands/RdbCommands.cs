@@ -184,12 +184,23 @@ public static class RdbCommands
                 server.SignalModifiedKey(db, key);
                 server.Notify(KeyspaceEventClass.Generic, "del", key, db.Id);
                 server.Dirty();
+                // Restoring an already expired key only deleted the old one.
+                if (c.Propagating) c.PropagateAs("DEL"u8.ToArray(), key);
             }
             c.Reply.Ok();
             return;
         }
         int slot = db.Add(obj);
         if (ttl != 0) db.SetExpire(slot, ttl);
+        if (ttl != 0 && !absTtl && c.Propagating)
+        {
+            // A relative TTL propagates as the absolute time it became, so a later replay agrees.
+            var argv = new byte[c.Argc + 1][];
+            for (int i = 0; i < c.Argc; i++) argv[i] = c.ArgBytes(i);
+            argv[2] = StringCommands.Num(ttl);
+            argv[c.Argc] = "ABSTTL"u8.ToArray();
+            c.PropagateAs(argv);
+        }
         if (lruIdle >= 0 && !server.LfuPolicy)
         {
             long stamp = server.LruClock - lruIdle;

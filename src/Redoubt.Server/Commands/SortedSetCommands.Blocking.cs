@@ -37,7 +37,15 @@ public static partial class SortedSetCommands
         {
             int slot = receiver.Db.FindForWrite(key);
             if (slot < 0 || receiver.Db.ObjectAt(slot) is not SortedSetObject z || z.Count == 0) return false;
+            // Served outside a command: the pop reaches the AOF and replicas as ZPOPMIN/ZPOPMAX of this
+            // key (with the count actually popped for BZMPOP).
+            if (receiver.Propagating)
+            {
+                var name = Max ? "ZPOPMAX"u8.ToArray() : "ZPOPMIN"u8.ToArray();
+                receiver.Server.Propagation.Add(receiver.Db.Id, Count == -1 ? [name, key] : [name, key, StringCommands.Num(Math.Min(Count, z.Count))]);
+            }
             PopFrom(receiver, key, z, Max, emitKey: true, Count, Nested);
+            receiver.PropagateArgv = null;
             return true;
         }
     }

@@ -169,12 +169,14 @@ public static partial class StreamCommands
             if (!c.Reply.IsResp3) c.Reply.ArrayHeader(2);
             c.Reply.Bulk(key);
             StreamConsumer? consumer = null;
-            if (group) consumer = LookupOrCreateConsumer(c, groups![k], c.Arg(groupIdx + 1), key);
+            if (group) consumer = ConsumerForRead(c, groups![k], c.Arg(groupIdx + 1), key, noAck);
             gt.TryIncrement(out var start);
             if (group && history) ReplyFromConsumerPel(c, s, start, consumer!, count);
-            else ReadNew(c, s, start, count, group ? groups![k] : null, consumer, noAck);
+            else ReadNew(c, s, start, count, group ? groups![k] : null, consumer, noAck, key);
             if (group) c.Server.Dirty();
         }
+        // A group read propagates through what it queued (XCLAIM, XGROUP SETID / CREATECONSUMER).
+        c.PreventPropagation();
         if (served > 0)
         {
             c.Reply.EndDeferred(mark, served, c.Reply.IsResp3 ? (byte)'%' : (byte)'*');
@@ -212,8 +214,9 @@ public static partial class StreamCommands
     /// moving the group's last-delivered ID and read counter and adding them to the PELs unless NOACK.
     /// </summary>
     private static void ReadNew(Client c, StreamObject s, StreamId start, long count, StreamGroup? g,
-        StreamConsumer? consumer, bool noAck)
+        StreamConsumer? consumer, bool noAck, ReadOnlySpan<byte> key)
     {
+        bool propagateLastId = false;
         int mark = c.Reply.BeginDeferred();
         long n = 0;
         if (s.SeekFirst(start, out var cur))
@@ -229,7 +232,8 @@ public static partial class StreamCommands
                     else if (s.EntriesAdded != 0)
                         g.EntriesRead = EstimateDistanceFromFirstEverEntry(s, id);
                     g.LastId = id;
-                    // With NOACK Redis propagates XGROUP SETID for the new last ID.
+                    // Without PEL entries no XCLAIM carries the new last ID: XGROUP SETID does.
+                    if (noAck) propagateLastId = true;
                 }
                 ReplyEntry(c, s, cur);
                 if (g != null && !noAck)
@@ -249,12 +253,22 @@ public static partial class StreamCommands
                         p.DeliveryCount = 1;
                         consumer!.Pending.Add(p);
                     }
-                    // Redis propagates each delivery as XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last.
+                    if (c.Propagating) PropagateXClaim(c, key, g, IdBytes(id), p);
                 }
                 n++;
             } while ((count == 0 || n < count) && s.MoveNext(ref cur));
         }
+        if (propagateLastId) PropagateGroupId(c, key, g!);
         c.Reply.EndDeferred(mark, n);
+    }
+
+    /// <summary>The reading consumer; one created by a NOACK read is propagated (no XCLAIM will create it).</summary>
+    private static StreamConsumer ConsumerForRead(Client c, StreamGroup g, ReadOnlySpan<byte> name, ReadOnlySpan<byte> key, bool noAck)
+    {
+        var existing = g.FindConsumer(name);
+        var consumer = LookupOrCreateConsumer(c, g, name, key);
+        if (existing is null && noAck) PropagateConsumerCreation(c, key, g, consumer);
+        return consumer;
     }
 
     /// <summary>Redis's streamReplyWithRangeFromConsumerPEL: the consumer's own pending history.</summary>
@@ -316,16 +330,27 @@ public static partial class StreamCommands
         }
         if (s.LastId <= gt) return false;
         gt.TryIncrement(out var start);
-        StreamConsumer? consumer = null;
-        if (g != null) consumer = LookupOrCreateConsumer(c, g, req.Consumer!, key);
-        if (!c.Reply.IsResp3)
+        // What serving one client propagates goes out as one unit (MULTI/EXEC when more than one
+        // command), as after a command call.
+        var propagation = c.Server.Propagation;
+        propagation.Depth++;
+        try
         {
-            c.Reply.ArrayHeader(1);
-            c.Reply.ArrayHeader(2);
+            StreamConsumer? consumer = null;
+            if (g != null) consumer = ConsumerForRead(c, g, req.Consumer!, key, req.NoAck);
+            if (!c.Reply.IsResp3)
+            {
+                c.Reply.ArrayHeader(1);
+                c.Reply.ArrayHeader(2);
+            }
+            else c.Reply.MapHeader(1);
+            c.Reply.Bulk(key);
+            ReadNew(c, s, start, req.Count, g, consumer, req.NoAck, key);
         }
-        else c.Reply.MapHeader(1);
-        c.Reply.Bulk(key);
-        ReadNew(c, s, start, req.Count, g, consumer, req.NoAck);
+        finally
+        {
+            if (--propagation.Depth == 0) propagation.Flush();
+        }
         return true;
     }
 

@@ -62,6 +62,34 @@ public static partial class StreamCommands
         return CreateConsumer(c, g, name, key)!;
     }
 
+    // ---- propagation: the effects of group reads and claims travel as idempotent commands ----------
+
+    /// <summary>XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID group-last-id.</summary>
+    internal static void PropagateXClaim(Client c, ReadOnlySpan<byte> key, StreamGroup g, byte[] id, PendingEntry p)
+    {
+        if (!c.Propagating) return;
+        c.AlsoPropagate("XCLAIM"u8.ToArray(), key.ToArray(), g.Name, p.Consumer.Name, "0"u8.ToArray(), id,
+            "TIME"u8.ToArray(), LongBytes(p.DeliveryTime), "RETRYCOUNT"u8.ToArray(), LongBytes(p.DeliveryCount),
+            "FORCE"u8.ToArray(), "JUSTID"u8.ToArray(), "LASTID"u8.ToArray(), IdBytes(g.LastId));
+    }
+
+    /// <summary>XGROUP SETID key group last-id ENTRIESREAD n: a moved last ID no XCLAIM carries.</summary>
+    internal static void PropagateGroupId(Client c, ReadOnlySpan<byte> key, StreamGroup g)
+    {
+        if (!c.Propagating) return;
+        c.AlsoPropagate("XGROUP"u8.ToArray(), "SETID"u8.ToArray(), key.ToArray(), g.Name, IdBytes(g.LastId),
+            "ENTRIESREAD"u8.ToArray(), LongBytes(g.EntriesRead));
+    }
+
+    /// <summary>XGROUP CREATECONSUMER key group consumer: a consumer no XCLAIM will create.</summary>
+    internal static void PropagateConsumerCreation(Client c, ReadOnlySpan<byte> key, StreamGroup g, StreamConsumer consumer)
+    {
+        if (!c.Propagating) return;
+        c.AlsoPropagate("XGROUP"u8.ToArray(), "CREATECONSUMER"u8.ToArray(), key.ToArray(), g.Name, consumer.Name);
+    }
+
+    private static byte[] LongBytes(long v) => System.Text.Encoding.ASCII.GetBytes(v.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     /// <summary>XGROUP CREATE|SETID|DESTROY|CREATECONSUMER|DELCONSUMER (Redis's xgroupCommand).</summary>
     private static void XGroup(Client c)
     {
@@ -370,8 +398,13 @@ public static partial class StreamCommands
                 return;
             }
         }
-        // When nothing is claimed but LASTID moved the group, Redis propagates XGROUP SETID instead.
-        if (lastId > g.LastId) g.LastId = lastId;
+        // When nothing is claimed but LASTID moved the group, XGROUP SETID carries the move.
+        bool propagateLastId = false;
+        if (lastId > g.LastId)
+        {
+            g.LastId = lastId;
+            propagateLastId = true;
+        }
         if (deliveryTime != -1)
         {
             if (deliveryTime < 0 || deliveryTime > now) deliveryTime = now;
@@ -389,6 +422,8 @@ public static partial class StreamCommands
                 // An entry deleted from the stream leaves the PEL (propagated as an XCLAIM of it).
                 if (p != null)
                 {
+                    PropagateXClaim(c, key, g, c.ArgBytes(k), p);
+                    propagateLastId = false;
                     g.RemovePending(p);
                     c.Server.Dirty();
                 }
@@ -409,9 +444,16 @@ public static partial class StreamCommands
             if (justId) ReplyId(c, id);
             else ReplyEntryById(c, s, id);
             n++;
-            // Redis propagates each claim as XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last.
+            PropagateXClaim(c, key, g, c.ArgBytes(k), p);
+            propagateLastId = false;
             c.Server.Dirty();
         }
+        if (propagateLastId)
+        {
+            PropagateGroupId(c, key, g);
+            c.Server.Dirty();
+        }
+        c.PreventPropagation();
         c.Reply.EndDeferred(mark, n);
     }
 
@@ -475,6 +517,7 @@ public static partial class StreamCommands
             var p = candidates[i++];
             if (!s.Contains(p.Id))
             {
+                PropagateXClaim(c, key, g, IdBytes(p.Id), p);
                 g.RemovePending(p);
                 deleted.Add(p.Id);
                 count--;
@@ -488,9 +531,10 @@ public static partial class StreamCommands
             Reassign(g, p, consumer);
             claimed.Add(p.Id);
             count--;
-            // Propagated as an XCLAIM of the entry, as XCLAIM does.
+            PropagateXClaim(c, key, g, IdBytes(p.Id), p);
             c.Server.Dirty();
         }
+        c.PreventPropagation();
         c.Reply.ArrayHeader(3);
         ReplyId(c, i < candidates.Count ? candidates[i].Id : StreamId.Zero);
         c.Reply.ArrayHeader(claimed.Count);

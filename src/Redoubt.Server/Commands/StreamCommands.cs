@@ -189,6 +189,8 @@ public static partial class StreamCommands
         public bool HasStrategy, IsMaxLen, Approx, NoMkStream, IdGiven, SeqGiven;
         public long MaxLen, Limit;
         public StreamId MinId, Id;
+        /// <summary>Index of the MAXLEN/MINID threshold argument (rewritten for propagation).</summary>
+        public int TrimArgIdx;
     }
 
     /// <summary>Redis's streamParseAddOrTrimArgsOrReply: returns the ID's index (XADD), or -1 after an error.</summary>
@@ -224,6 +226,7 @@ public static partial class StreamCommands
                 }
                 else if (!TryParseId(c, i + 1, 0, strict: true, out a.MinId)) return -1;
                 i++;
+                a.TrimArgIdx = i;
                 a.HasStrategy = true;
                 a.IsMaxLen = maxlen;
             }
@@ -261,7 +264,12 @@ public static partial class StreamCommands
             c.Reply.Error("syntax error, XTRIM must be called with a trimming strategy");
             return -1;
         }
-        if (limitGiven)
+        if (c.Id == -1 || (c.Flags & ClientFlags.Master) != 0)
+        {
+            // The AOF and a master send trims already rewritten to exact thresholds: no work limit applies.
+            a.Limit = 0;
+        }
+        else if (limitGiven)
         {
             if (!a.Approx)
             {
@@ -357,8 +365,32 @@ public static partial class StreamCommands
         c.Server.Dirty();
         if (a.HasStrategy && Trim(s, a) > 0)
             c.Server.Notify(KeyspaceEventClass.Stream, "xtrim", key, c.Db.Id);
-        // Redis propagates an approximate trim as MAXLEN = <length now> / MINID = <first ID now>, and
-        // the ID argument as the ID generated, so replicas end up identical.
+        // An approximate trim propagates as MAXLEN = <length now> / MINID = <first ID now>, and the ID
+        // argument as the ID generated, so the AOF and replicas end up identical.
+        if (c.Propagating && ((a.HasStrategy && a.Approx) || !a.IdGiven || !a.SeqGiven))
+        {
+            var argv = CopyArgv(c);
+            if (a.HasStrategy && a.Approx) RewriteTrim(argv, s, a);
+            if (!a.IdGiven || !a.SeqGiven) argv[idPos] = IdBytes(id);
+            c.PropagateAs(argv);
+        }
+    }
+
+    private static byte[][] CopyArgv(Client c)
+    {
+        var argv = new byte[c.Argc][];
+        for (int i = 0; i < argv.Length; i++) argv[i] = c.ArgBytes(i);
+        return argv;
+    }
+
+    private static byte[] IdBytes(StreamId id) => System.Text.Encoding.ASCII.GetBytes($"{id.Ms}-{id.Seq}");
+
+    /// <summary>'~ n' becomes '= length' (MAXLEN) or '= first id' (MINID): what the trim actually left.</summary>
+    private static void RewriteTrim(byte[][] argv, StreamObject s, in TrimArgs a)
+    {
+        argv[a.TrimArgIdx - 1] = "="u8.ToArray();
+        if (a.IsMaxLen) argv[a.TrimArgIdx] = System.Text.Encoding.ASCII.GetBytes(s.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        else argv[a.TrimArgIdx] = IdBytes(s.SeekFirst(StreamId.Zero, out var cur) ? cur.Id : StreamId.Max);
     }
 
     /// <summary>XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]</summary>
@@ -381,6 +413,12 @@ public static partial class StreamCommands
             c.Server.SignalModifiedKey(c.Db, key);
             c.Server.Dirty(deleted);
             // Approximate trims propagate as exact ones with the resulting threshold, as for XADD.
+            if (a.Approx && c.Propagating)
+            {
+                var argv = CopyArgv(c);
+                RewriteTrim(argv, s, a);
+                c.PropagateAs(argv);
+            }
         }
         c.Reply.Integer(deleted);
     }

@@ -26,6 +26,7 @@ public sealed class Connection
     private int _sendBufferLength;
     // Sends are issued in slices of this size so that what is still in flight is known as they go.
     private const int SendSlice = 128 * 1024;
+    private const int SpareBufferLimit = 16 * 1024;
     private const int InitialQueryBuffer = 16 * 1024;
     private const int ResizeThreshold = 32 * 1024;
     // A receive that starts with nothing pending reads into this small buffer rather than the query
@@ -263,9 +264,14 @@ public sealed class Connection
                 _server.Stats.NetOutputBytes += length;
                 _server.Stats.TotalWritesProcessed++;
                 if ((c.Flags & ClientFlags.Master) == 0) c.LastInteractionMs = _server.NowMs;
-                // Keep small buffers for reuse; let one-off huge replies be collected.
-                _spare = buffer.Length <= 1024 * 1024 ? buffer : new byte[16 * 1024];
+                // Keep a buffer of up to Redis's reply chunk size for reuse; a bigger one (a burst of
+                // pushed invalidations or messages, a large reply) is given back now rather than held
+                // and counted in used_memory, where maxmemory would evict keys to pay for it.
+                _spare = buffer.Length <= SpareBufferLimit ? buffer : new byte[SpareBufferLimit];
                 _sendBufferLength = 0;
+                // What the socket took no longer counts: without this the sent bytes would stay in
+                // used_memory until the cron, and maxmemory would evict keys to pay for them.
+                _server.UpdateClientMemory(c);
                 if (c.Reply.Length > 0 && !IsClosed && (c.Flags & ClientFlags.CloseAsap) == 0)
                 {
                     buffer = TakeReplies(out length);

@@ -61,7 +61,9 @@ public static class RdbStreamAdapter
         s.EntriesAdded = (long)d.EntriesAdded;
         foreach (var g in d.Groups)
         {
-            var group = s.CreateGroup(g.Name, Sid(g.LastId), g.EntriesRead)
+            // Older files kept no read counter: it is estimated from the stream, as Redis does on load.
+            long entriesRead = d.Legacy ? Commands.StreamCommands.EstimateDistanceFromFirstEverEntry(s, Sid(g.LastId)) : g.EntriesRead;
+            var group = s.CreateGroup(g.Name, Sid(g.LastId), entriesRead)
                 ?? throw new RdbFormatException("Duplicated consumer group name");
             var owner = new Dictionary<RdbStreamId, Storage.StreamConsumer>();
             foreach (var c in g.Consumers)

@@ -199,6 +199,7 @@ public static class RdbStreamCodec
         {
             s.FirstId = s.Entries.Count > 0 ? s.Entries[0].Id : default;
             s.EntriesAdded = s.Length;
+            s.Legacy = true;
         }
         if ((ulong)s.Entries.Count != s.Length && deep) throw new RdbFormatException("stream length mismatch");
         ulong groups = r.ReadLen();

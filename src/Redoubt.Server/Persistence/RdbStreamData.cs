@@ -32,5 +32,7 @@ public sealed class RdbStreamData
     public ulong Length;
     public RdbStreamId LastId, FirstId, MaxDeletedId;
     public ulong EntriesAdded;
+    /// <summary>Read from a pre-RDB-10 payload: the groups' read counters are unknown and get estimated.</summary>
+    public bool Legacy;
     public List<RdbStreamGroup> Groups = new();
 }

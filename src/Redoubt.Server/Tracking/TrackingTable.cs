@@ -57,6 +57,12 @@ public sealed class TrackingTable
     /// <summary>Keys in the table (INFO tracking_total_keys).</summary>
     public long TotalKeys => _keys.Count;
 
+    // Memory the table holds, counted in used_memory as Redis counts its tracking radix tree: per key its
+    // copy, entry, id set and list slot (estimated object and dictionary overheads), per id 16 bytes.
+    private long _keyBytes;
+    private static long KeyEntryBytes(byte[] key) => 24 + ((key.Length + 7) & ~7) + 160;
+    public long MemoryBytes => _keyBytes + TotalItems * 16;
+
     /// <summary>Client IDs across all keys (INFO tracking_total_items).</summary>
     public long TotalItems { get; private set; }
 
@@ -194,6 +200,7 @@ public sealed class TrackingTable
                 entry = new KeyEntry { Index = _keyList.Count };
                 _keys[stored] = entry;
                 _keyList.Add(stored);
+                _keyBytes += KeyEntryBytes(stored);
             }
             if (entry.Ids.Add(c.Id)) TotalItems++;
         }
@@ -232,6 +239,7 @@ public sealed class TrackingTable
     private void RemoveEntry(byte[] key, KeyEntry entry)
     {
         _keys.Remove(key);
+        _keyBytes -= KeyEntryBytes(key);
         int last = _keyList.Count - 1;
         if (entry.Index != last)
         {
@@ -271,6 +279,7 @@ public sealed class TrackingTable
         }
         _keys.Clear();
         _keyList.Clear();
+        _keyBytes = 0;
         TotalItems = 0;
         UpdateGauges();
     }

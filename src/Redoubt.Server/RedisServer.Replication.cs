@@ -336,7 +336,12 @@ public sealed partial class RedisServer
         WaitersCheck();
         if (now - _lastReplCronMs < ReplicationCronPeriodMs) return;
         _lastReplCronMs = now;
-        if (Replicas.Count == 0) return;
+        if (Replicas.Count == 0)
+        {
+            FreeBacklogAfterTtl(now);
+            return;
+        }
+        _noReplicasSinceMs = 0;
         // Pings keep the stream moving so that replicas can tell a dead master from a quiet one.
         if (Config.ReplPingReplicaPeriod > 0 && now - _lastReplPingMs >= Config.ReplPingReplicaPeriod * 1000)
         {
@@ -359,6 +364,27 @@ public sealed partial class RedisServer
             }
         }
         StartFullSyncs(force: false);
+    }
+
+    private long _noReplicasSinceMs;
+
+    /// <summary>
+    /// A master left without replicas for repl-backlog-ttl seconds frees its backlog and starts a new
+    /// history, as nobody can continue the old one from it any more.
+    /// </summary>
+    private void FreeBacklogAfterTtl(long now)
+    {
+        if (Backlog is null || Config.ReplBacklogTtl <= 0) return;
+        if (_noReplicasSinceMs == 0) _noReplicasSinceMs = now;
+        if (now - _noReplicasSinceMs < Config.ReplBacklogTtl * 1000) return;
+        Log.Notice($"Replication backlog freed after {Config.ReplBacklogTtl} seconds without connected replicas.");
+        if (_feeder != null) Propagation.Unsubscribe(_feeder);
+        _feeder = null;
+        Backlog = null;
+        ReplicationStatus.ChangeReplicationId();
+        ReplicationStatus.ClearReplicationId2();
+        _noReplicasSinceMs = 0;
+        SyncBacklogStatus();
     }
 
     /// <summary>The slaveN lines of INFO replication.</summary>

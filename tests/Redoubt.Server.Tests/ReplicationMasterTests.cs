@@ -140,6 +140,10 @@ public sealed class ReplicationMasterTests
         Assert.Equal("1", Info(m, "connected_slaves"));
         Assert.Contains("state=online", (string)m.Call("INFO", "replication")!);
         Assert.Equal(1L, m.Call("WAIT", "1", "2000"));
+        var role = (object?[])m.Call("ROLE")!;
+        Assert.Equal("master", role[0]);
+        var listed = (object?[])((object?[])role[2]!)[0]!;
+        Assert.Equal(replica.Port.ToString(), listed[1]);
 
         // Cut the link: the replica comes back asking for the missing bytes only.
         m.Call("CLIENT", "KILL", "TYPE", "replica");
@@ -189,6 +193,15 @@ public sealed class ReplicationMasterTests
         c.SendRaw(RespClient.Encode("REPLCONF", "ACK", "10"));
         Assert.Equal("PONG", c.Call("PING"));
         // A PSYNC gets +FULLRESYNC with a 40-char replid and then the RDB.
-        Assert.StartsWith("FULLRESYNC ", (string)c.Call("PSYNC", "?", "-1")!);
+        var full = (string)c.Call("PSYNC", "?", "-1")!;
+        Assert.Matches("^FULLRESYNC [0-9a-f]{40} 0$", full);
+        using var admin = new RespClient(server.Port);
+        Assert.Equal("1", Info(admin, "repl_backlog_active"));
+        Assert.Equal(full.Split(' ')[1], Info(admin, "master_replid"));
+        // Without replicas for repl-backlog-ttl seconds the backlog goes, with a new history id.
+        admin.Call("CONFIG", "SET", "repl-backlog-ttl", "1");
+        c.Dispose();
+        WaitFor(() => Info(admin, "repl_backlog_active") == "0", "backlog freed after the ttl", 10);
+        Assert.NotEqual(full.Split(' ')[1], Info(admin, "master_replid"));
     }
 }

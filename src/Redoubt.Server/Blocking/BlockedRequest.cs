@@ -3,8 +3,8 @@ using Redoubt.Server.Storage;
 
 namespace Redoubt.Server.Blocking;
 
-/// <summary>The kinds of key a client can block on (Redis's BLOCKED_LIST, BLOCKED_ZSET, BLOCKED_STREAM).</summary>
-public enum BlockType : byte { List = 1, ZSet = 2, Stream = 3 }
+/// <summary>What a client can block on (BLOCKED_LIST, BLOCKED_ZSET, BLOCKED_STREAM, and WAIT for replicas without keys).</summary>
+public enum BlockType : byte { Wait = 0, List = 1, ZSet = 2, Stream = 3 }
 
 /// <summary>
 /// What a client blocked on keys is waiting for. Each blocking command family subclasses it with its

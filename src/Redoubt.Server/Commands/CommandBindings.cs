@@ -40,5 +40,7 @@ public static class CommandBindings
         RdbCommands.Bind(t);
         RdbCommands.Attach(server);
         Persistence.RdbStreamAdapter.Attach(server);
+        ReplicationCommands.Bind(t);
+        ReplicationCommands.Attach(server);
     }
 }

@@ -303,8 +303,9 @@ public static partial class ServerCommands
         var r = server.ReplicationStatus;
         long backlogSize = server.Config.Find("repl-backlog-size") is { } e && long.TryParse(e.Get(), out long v) ? v : 1024 * 1024;
         s.Field("role", "master")
-         .Field("connected_slaves", 0)
-         .Field("master_failover_state", r.FailoverState)
+         .Field("connected_slaves", server.Replicas.Count);
+        server.AppendReplicaInfo(s);
+        s.Field("master_failover_state", r.FailoverState)
          .Field("master_replid", r.ReplId)
          .Field("master_replid2", r.ReplId2)
          .Field("master_repl_offset", r.MasterReplOffset)

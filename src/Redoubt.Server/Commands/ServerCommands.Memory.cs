@@ -186,6 +186,15 @@ public static partial class ServerCommands
         c.Reply.ArrayHeader(3);
         c.Reply.Bulk("master"u8);
         c.Reply.Integer(c.Server.ReplicationStatus.MasterReplOffset);
-        c.Reply.EmptyArray();
+        // Online replicas only, each as ip, port and acknowledged offset (all bulk strings).
+        var online = c.Server.Replicas.Where(l => l.State == Replication.ReplicaState.Online).ToList();
+        c.Reply.ArrayHeader(online.Count);
+        foreach (var l in online)
+        {
+            c.Reply.ArrayHeader(3);
+            c.Reply.Bulk(l.Ip);
+            c.Reply.Bulk(l.ListeningPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            c.Reply.Bulk(l.AckOffset.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 }

@@ -1,0 +1,170 @@
+using System.Text;
+using Redoubt.Server.Blocking;
+using Redoubt.Server.Protocol;
+
+namespace Redoubt.Server.Commands;
+
+/// <summary>The master side of the replication handshake (REPLCONF, PSYNC, SYNC) and WAIT.</summary>
+public static class ReplicationCommands
+{
+    public static void Bind(CommandTable t)
+    {
+        t.Bind("replconf", Replconf);
+        t.Bind("psync", Psync);
+        t.Bind("sync", Sync);
+        t.Bind("wait", Wait);
+    }
+
+    internal static void Attach(RedisServer server)
+    {
+        server.AttachReplicationLayer();
+        if (Interlocked.Exchange(ref _gateCheckRegistered, 1) == 0)
+            ExecutionGate.StateChecks.Add((c, cmd) => c.Server.NoReplicasError(c, cmd));
+    }
+
+    private static int _gateCheckRegistered;
+
+    private static void Replconf(Client c)
+    {
+        if (c.Argc % 2 == 0)
+        {
+            c.Reply.Error("syntax error");
+            return;
+        }
+        var server = c.Server;
+        for (int j = 1; j < c.Argc; j += 2)
+        {
+            if (c.ArgIs(j, "listening-port"u8))
+            {
+                if (!NumberParser.TryParseInt64(c.Arg(j + 1), out long port))
+                {
+                    c.Reply.Error("value is not an integer or out of range");
+                    return;
+                }
+                server.LinkFor(c).ListeningPort = (int)port;
+            }
+            else if (c.ArgIs(j, "ip-address"u8))
+            {
+                var ip = c.Arg(j + 1);
+                if (ip.Length >= 256)
+                {
+                    c.Reply.Error("REPLCONF ip-address provided by replica instance is too long: 256 bytes maximum.");
+                    return;
+                }
+                server.LinkFor(c).AnnouncedIp = Encoding.UTF8.GetString(ip);
+            }
+            else if (c.ArgIs(j, "capa"u8))
+            {
+                if (c.ArgIs(j + 1, "eof"u8)) server.LinkFor(c).CapaEof = true;
+                else if (c.ArgIs(j + 1, "psync2"u8)) server.LinkFor(c).CapaPsync2 = true;
+            }
+            else if (c.ArgIs(j, "ack"u8))
+            {
+                // Only from an attached replica, and never answered.
+                if ((c.Flags & ClientFlags.Replica) == 0) return;
+                if (NumberParser.TryParseInt64(c.Arg(j + 1), out long offset)) server.ReplicaAck(c, offset);
+                return;
+            }
+            else if (c.ArgIs(j, "getack"u8))
+            {
+                // Answered only by a replica with a live master link, to its master: never here.
+                return;
+            }
+            else if (c.ArgIs(j, "rdb-only"u8))
+            {
+                if (!NumberParser.TryParseInt64(c.Arg(j + 1), out long v) || v is not (0 or 1))
+                {
+                    c.Reply.Error("value is not an integer or out of range");
+                    return;
+                }
+            }
+            else if (c.ArgIs(j, "rdb-filter-only"u8))
+            {
+                // Accepted as 7.0 does; the filter itself only matters for rdb-only transfers.
+            }
+            else
+            {
+                c.Reply.Error("Unrecognized REPLCONF option: " + Encoding.UTF8.GetString(c.Arg(j)));
+                return;
+            }
+        }
+        c.Reply.Ok();
+    }
+
+    private static bool Refuse(Client c)
+    {
+        // Already a replica: a repeated SYNC is ignored.
+        if ((c.Flags & ClientFlags.Replica) != 0) return true;
+        if (c.Reply.Length > 0 || c.Connection.InFlightBytes > 0)
+        {
+            c.Reply.Error("SYNC and PSYNC are invalid with pending output");
+            return true;
+        }
+        return false;
+    }
+
+    private static void Psync(Client c)
+    {
+        if (Refuse(c)) return;
+        if (!NumberParser.TryParseInt64(c.Arg(2), out long offset))
+        {
+            c.Reply.Error("value is not an integer or out of range");
+            return;
+        }
+        if (c.Argc > 3 && c.ArgIs(3, "failover"u8))
+        {
+            var own = c.Server.ReplicationStatus.ReplId;
+            c.Reply.Error(Encoding.ASCII.GetString(c.Arg(1)) == own
+                ? "ERR PSYNC FAILOVER can't be sent to a master."
+                : "ERR PSYNC FAILOVER replid must match my replid.");
+            return;
+        }
+        c.Server.ReplicaSync(c, psync: true, Encoding.ASCII.GetString(c.Arg(1)), offset);
+    }
+
+    private static void Sync(Client c)
+    {
+        if (Refuse(c)) return;
+        c.Server.ReplicaSync(c, psync: false, "?", -1);
+    }
+
+    /// <summary>A client in WAIT: released when enough replicas acknowledged its offset, or at its timeout.</summary>
+    internal sealed class WaitRequest : BlockedRequest
+    {
+        public override BlockType Type => BlockType.Wait;
+        public long Offset;
+        public long NumReplicas;
+        public override bool TryServe(Client receiver, byte[] key) => false;
+        public override void ReplyTimeout(Client c)
+        {
+            c.Server.WaitDone(c);
+            c.Reply.Integer(c.Server.ReplicasAcked(Offset));
+        }
+    }
+
+    private static void Wait(Client c)
+    {
+        var server = c.Server;
+        if ((c.Flags & ClientFlags.Master) != 0 || server.IsReplica)
+        {
+            c.Reply.Error("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+            return;
+        }
+        if (!NumberParser.TryParseInt64(c.Arg(1), out long n))
+        {
+            c.Reply.Error("value is not an integer or out of range");
+            return;
+        }
+        if (!BlockTimeout.TryParseMilliseconds(c, 2, out long deadline)) return;
+        long offset = server.ReplicationStatus.MasterReplOffset;
+        long acked = server.ReplicasAcked(offset);
+        if (acked >= n || c.DenyBlocking)
+        {
+            c.Reply.Integer(acked);
+            return;
+        }
+        var req = new WaitRequest { TimeoutMs = deadline, Offset = offset, NumReplicas = n };
+        server.Blocking.Block(c, req);
+        server.AddWaiter(c);
+    }
+}

@@ -173,7 +173,8 @@ public sealed partial class RedisServer
     /// </summary>
     private void StartFullSyncs(bool force)
     {
-        if (ActiveSnapshot != null) return;
+        // Redis starts a full resync only with no child running: an AOF rewrite makes it wait too.
+        if (ActiveSnapshot != null || OtherChildActive) return;
         var waiting = Replicas.Where(l => l.State == ReplicaState.WaitBgsave).ToList();
         if (waiting.Count == 0) return;
         bool diskless = Config.ReplDisklessSync && waiting.All(l => l.CapaEof);

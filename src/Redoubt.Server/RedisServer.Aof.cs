@@ -544,9 +544,10 @@ public sealed partial class RedisServer
             c.Reply.Error("Background append only file rewriting already in progress");
             return;
         }
-        if (BackgroundSaveInProgress?.Invoke() == true)
+        if (BackgroundSaveInProgress?.Invoke() == true || c.InExec)
         {
-            // Redis runs one child at a time: the rewrite waits for the RDB save to finish.
+            // Redis runs one child at a time: the rewrite waits for the RDB save to finish. Inside EXEC
+            // it is deferred too, as Redis starts no child in the middle of a transaction.
             _rewriteScheduled = true;
             c.Reply.Simple("Background append only file rewriting scheduled");
             return;

@@ -147,6 +147,29 @@ public sealed class AofRewriteSnapshotTests(ITestOutputHelper log)
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>BGREWRITEAOF inside MULTI/EXEC is scheduled, as Redis starts no rewrite mid-transaction, and then runs.</summary>
+    [Fact]
+    public void BgRewriteInsideExecIsScheduledThenRuns()
+    {
+        string dir = AofHarness.NewDataDir();
+        try
+        {
+            using var server = DirServer.Ours(dir, "--appendonly", "yes", "--auto-aof-rewrite-percentage", "0");
+            using var c = server.Connect();
+            long before = long.Parse(InfoField(c, "aof_rewrites"));
+            Assert.Equal("OK", c.Call("MULTI"));
+            Assert.Equal("QUEUED", c.Call("SET", "k", "v"));
+            Assert.Equal("QUEUED", c.Call("BGREWRITEAOF"));
+            var replies = (object?[])c.Call("EXEC")!;
+            Assert.Equal("Background append only file rewriting scheduled", replies[1]);
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (long.Parse(InfoField(c, "aof_rewrites")) == before && DateTime.UtcNow < deadline) Thread.Sleep(50);
+            Assert.Equal(before + 1, long.Parse(InfoField(c, "aof_rewrites")));
+            AofHarness.Shutdown(c, server.Process);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     /// <summary>check-aof validates an RDB-preamble base with the RDB checker, as redis-check-aof does.</summary>
     [Fact]
     public void CheckAofValidatesRdbPreamble()

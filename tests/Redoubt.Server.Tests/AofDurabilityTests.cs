@@ -173,14 +173,20 @@ public sealed class AofDurabilityTests
                 Assert.Equal(value, c.Call("GET", "k0"));
                 // A write that filled the disk part way is a short write (undone with ftruncate); one that
                 // found no room at all is an error.
-                Assert.True(server.Output.Contains("Error writing to the AOF file: No space left on device") ||
-                    server.Output.Contains("Short write while writing to the AOF file"), server.Output);
+                // The log arrives through a pipe, possibly after the reply: wait for it.
+                bool Logged() => server.Output.Contains("Error writing to the AOF file: No space left on device") ||
+                    server.Output.Contains("Short write while writing to the AOF file");
+                var logDeadline = DateTime.UtcNow.AddSeconds(10);
+                while (!Logged() && DateTime.UtcNow < logDeadline) Thread.Sleep(50);
+                Assert.True(Logged(), server.Output);
 
                 File.Delete(ballast);
                 var deadline = DateTime.UtcNow.AddSeconds(10);
                 while (c.Call("SET", "after", "1") is RespError && DateTime.UtcNow < deadline) Thread.Sleep(100);
                 Assert.Equal("OK", c.Call("SET", "after", "1"));
                 Assert.Contains("aof_last_write_status:ok", (string)c.Call("INFO", "persistence")!);
+                var solvedDeadline = DateTime.UtcNow.AddSeconds(10);
+                while (!server.Output.Contains("AOF write error looks solved") && DateTime.UtcNow < solvedDeadline) Thread.Sleep(50);
                 Assert.Contains("AOF write error looks solved, Redis can write again.", server.Output);
                 AofHarness.Shutdown(c, server.Process);
             }

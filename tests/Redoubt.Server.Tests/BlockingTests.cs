@@ -33,6 +33,14 @@ public sealed class InProcessBlockingServer : IDisposable
         get { lock (Server.Sync) return Server.Blocking.ClientsInTimeoutTable; }
     }
 
+    /// <summary>Sends a blocking command without reading, and waits until the server has blocked it.</summary>
+    public void Block(RespClient c, params object[] command)
+    {
+        int before = Blocked;
+        c.SendRaw(RespClient.Encode(command));
+        WaitForBlocked(before + 1);
+    }
+
     /// <summary>Waits until exactly <paramref name="count"/> clients are blocked on keys.</summary>
     public void WaitForBlocked(int count)
     {
@@ -57,14 +65,6 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
 
     private static string Err(object? reply) => Assert.IsType<RespError>(reply).Message;
 
-    /// <summary>Sends a blocking command without reading, and waits until the server has blocked it.</summary>
-    private void Block(RespClient c, params object[] command)
-    {
-        int before = _s.Blocked;
-        c.SendRaw(RespClient.Encode(command));
-        _s.WaitForBlocked(before + 1);
-    }
-
     private static long ClientId(RespClient c)
     {
         var hello = Assert.IsType<object?[]>(c.Call("HELLO", "2"));
@@ -79,9 +79,9 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         using var c2 = _s.Connect();
         using var c3 = _s.Connect();
         r.Call("DEL", "fifo");
-        Block(c1, "BLPOP", "fifo", "0");
-        Block(c2, "BRPOP", "fifo", "0");
-        Block(c3, "BLPOP", "fifo", "0");
+        _s.Block(c1, "BLPOP", "fifo", "0");
+        _s.Block(c2, "BRPOP", "fifo", "0");
+        _s.Block(c3, "BLPOP", "fifo", "0");
         Assert.Equal(4L, r.Call("RPUSH", "fifo", "a", "b", "c", "d"));
         Assert.Equal(Arr("fifo", "a"), c1.Read());
         Assert.Equal(Arr("fifo", "d"), c2.Read());
@@ -96,7 +96,7 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         using var r = _s.Connect();
         using var c = _s.Connect();
         r.Call("DEL", "{mk}1", "{mk}2");
-        Block(c, "BLPOP", "{mk}1", "{mk}2", "{mk}2", "{mk}1", "0");
+        _s.Block(c, "BLPOP", "{mk}1", "{mk}2", "{mk}2", "{mk}1", "0");
         r.Call("LPUSH", "{mk}2", "b");
         Assert.Equal(Arr("{mk}2", "b"), c.Read());
         // With data already there, the first non-empty key in argument order wins.
@@ -115,7 +115,7 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         c.Call("SELECT", "9");
         r.Call("SELECT", "9");
         r.Call("DEL", "dbk");
-        Block(c, "BLPOP", "dbk", "0");
+        _s.Block(c, "BLPOP", "dbk", "0");
         r.Call("SELECT", "0");
         r.Call("RPUSH", "dbk", "db0");
         Assert.Equal(1, _s.Blocked);
@@ -132,7 +132,7 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         using var r = _s.Connect();
         r.Call("DEL", "gone");
         var c = _s.Connect();
-        Block(c, "BLPOP", "gone", "100");
+        _s.Block(c, "BLPOP", "gone", "100");
         Assert.Equal(1, _s.InTimeoutTable);
         c.Dispose();
         _s.WaitForBlocked(0);
@@ -150,7 +150,7 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         using var r = _s.Connect();
         using var c = _s.Connect();
         r.Call("DEL", "mx");
-        Block(c, "BLPOP", "mx", "0");
+        _s.Block(c, "BLPOP", "mx", "0");
         r.Call("MULTI");
         r.Call("LPUSH", "mx", "a");
         r.Call("LPUSH", "mx", "b");
@@ -160,7 +160,7 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
 
         // A list created and deleted within one transaction wakes nobody.
         r.Call("DEL", "mx");
-        Block(c, "BLMPOP", "0", "1", "mx", "LEFT", "COUNT", "1");
+        _s.Block(c, "BLMPOP", "0", "1", "mx", "LEFT", "COUNT", "1");
         r.Call("MULTI");
         r.Call("LPUSH", "mx", "a");
         r.Call("DEL", "mx");
@@ -179,8 +179,8 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         using var c1 = _s.Connect();
         using var c2 = _s.Connect();
         r.Call("DEL", "{lm}1", "{lm}2", "{lm}3");
-        Block(c1, "BLMOVE", "{lm}1", "{lm}2", "RIGHT", "LEFT", "0");
-        Block(c2, "BLMOVE", "{lm}2", "{lm}3", "LEFT", "RIGHT", "0");
+        _s.Block(c1, "BLMOVE", "{lm}1", "{lm}2", "RIGHT", "LEFT", "0");
+        _s.Block(c2, "BLMOVE", "{lm}2", "{lm}3", "LEFT", "RIGHT", "0");
         r.Call("RPUSH", "{lm}1", "foo");
         Assert.Equal("foo", c1.Read());
         Assert.Equal("foo", c2.Read());
@@ -189,8 +189,8 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         Assert.Equal(Arr("foo"), r.Call("LRANGE", "{lm}3", "0", "-1"));
 
         r.Call("DEL", "{lm}1", "{lm}2");
-        Block(c1, "BRPOPLPUSH", "{lm}1", "{lm}2", "0");
-        Block(c2, "BRPOPLPUSH", "{lm}2", "{lm}1", "0");
+        _s.Block(c1, "BRPOPLPUSH", "{lm}1", "{lm}2", "0");
+        _s.Block(c2, "BRPOPLPUSH", "{lm}2", "{lm}1", "0");
         r.Call("RPUSH", "{lm}1", "bar");
         Assert.Equal("bar", c1.Read());
         Assert.Equal("bar", c2.Read());
@@ -198,7 +198,7 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         Assert.Equal(0L, r.Call("EXISTS", "{lm}2"));
 
         r.Call("DEL", "{lm}1");
-        Block(c1, "BRPOPLPUSH", "{lm}1", "{lm}1", "0");
+        _s.Block(c1, "BRPOPLPUSH", "{lm}1", "{lm}1", "0");
         r.Call("RPUSH", "{lm}1", "self");
         Assert.Equal("self", c1.Read());
         Assert.Equal(Arr("self"), r.Call("LRANGE", "{lm}1", "0", "-1"));
@@ -211,8 +211,8 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         using var mover = _s.Connect();
         using var popper = _s.Connect();
         r.Call("DEL", "{t}src", "{t}dst");
-        Block(popper, "BLPOP", "{t}dst", "0");
-        Block(mover, "BLMOVE", "{t}src", "{t}dst", "LEFT", "RIGHT", "0");
+        _s.Block(popper, "BLPOP", "{t}dst", "0");
+        _s.Block(mover, "BLMOVE", "{t}src", "{t}dst", "LEFT", "RIGHT", "0");
         r.Call("RPUSH", "{t}src", "foo");
         Assert.Equal("foo", mover.Read());
         Assert.Equal(Arr("{t}dst", "foo"), popper.Read());
@@ -227,8 +227,8 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         using var c2 = _s.Connect();
         r.Call("DEL", "{w}src", "{w}dst2");
         r.Call("SET", "{w}dst1", "nolist");
-        Block(c1, "BRPOPLPUSH", "{w}src", "{w}dst1", "0");
-        Block(c2, "BRPOPLPUSH", "{w}src", "{w}dst2", "0");
+        _s.Block(c1, "BRPOPLPUSH", "{w}src", "{w}dst1", "0");
+        _s.Block(c2, "BRPOPLPUSH", "{w}src", "{w}dst2", "0");
         r.Call("RPUSH", "{w}src", "a", "b", "c");
         Assert.StartsWith("WRONGTYPE", Err(c1.Read()));
         Assert.Equal("c", c2.Read());
@@ -245,10 +245,10 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         try
         {
             r.Call("DEL", "{bm}1", "{bm}2");
-            Block(c[0], "BLMPOP", "0", "2", "{bm}1", "{bm}2", "LEFT", "COUNT", "1");
-            Block(c[1], "BLMPOP", "0", "2", "{bm}1", "{bm}2", "RIGHT", "COUNT", "10");
-            Block(c[2], "BLMPOP", "0", "2", "{bm}1", "{bm}2", "LEFT", "COUNT", "10");
-            Block(c[3], "BLMPOP", "0", "2", "{bm}1", "{bm}2", "RIGHT", "COUNT", "1");
+            _s.Block(c[0], "BLMPOP", "0", "2", "{bm}1", "{bm}2", "LEFT", "COUNT", "1");
+            _s.Block(c[1], "BLMPOP", "0", "2", "{bm}1", "{bm}2", "RIGHT", "COUNT", "10");
+            _s.Block(c[2], "BLMPOP", "0", "2", "{bm}1", "{bm}2", "LEFT", "COUNT", "10");
+            _s.Block(c[3], "BLMPOP", "0", "2", "{bm}1", "{bm}2", "RIGHT", "COUNT", "1");
             r.Call("MULTI");
             r.Call("LPUSH", "{bm}1", "a", "b", "c", "d", "e");
             r.Call("LPUSH", "{bm}2", "1", "2", "3", "4", "5");
@@ -293,7 +293,7 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         using var watcher = _s.Connect();
         r.Call("DEL", "{wa}src", "{wa}dst");
         r.Call("SET", "{wa}some", "value");
-        Block(blocked, "BRPOPLPUSH", "{wa}src", "{wa}dst", "0");
+        _s.Block(blocked, "BRPOPLPUSH", "{wa}src", "{wa}dst", "0");
         Assert.Equal("OK", watcher.Call("WATCH", "{wa}dst"));
         watcher.Call("MULTI");
         watcher.Call("GET", "{wa}some");
@@ -309,13 +309,13 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         using var c = _s.Connect();
         long id = ClientId(c);
         r.Call("DEL", "ub");
-        Block(c, "BLPOP", "ub", "0");
+        _s.Block(c, "BLPOP", "ub", "0");
         Assert.Equal(1L, r.Call("CLIENT", "UNBLOCK", id.ToString()));
         Assert.Null(c.Read());
-        Block(c, "BLMOVE", "ub", "ub2", "LEFT", "LEFT", "0");
+        _s.Block(c, "BLMOVE", "ub", "ub2", "LEFT", "LEFT", "0");
         Assert.Equal(1L, r.Call("CLIENT", "UNBLOCK", id.ToString(), "TIMEOUT"));
         Assert.Null(c.Read());
-        Block(c, "BRPOP", "ub", "0");
+        _s.Block(c, "BRPOP", "ub", "0");
         Assert.Equal(1L, r.Call("CLIENT", "UNBLOCK", id.ToString(), "ERROR"));
         Assert.Equal("UNBLOCKED client unblocked via CLIENT UNBLOCK", Err(c.Read()));
         Assert.Equal(0L, r.Call("CLIENT", "UNBLOCK", id.ToString()));
@@ -333,7 +333,7 @@ public sealed class BlockingTests : IClassFixture<InProcessBlockingServer>
         using var c = _s.Connect();
         r.Call("DEL", "nz");
         // -0.0001 s rounds up to 0 ms: no timeout at all, as in Redis.
-        Block(c, "BLPOP", "nz", "-0.0001");
+        _s.Block(c, "BLPOP", "nz", "-0.0001");
         Assert.Equal(0, _s.InTimeoutTable);
         Thread.Sleep(50);
         Assert.Equal(1, _s.Blocked);

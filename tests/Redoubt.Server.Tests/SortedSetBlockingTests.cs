@@ -15,13 +15,6 @@ public sealed class SortedSetBlockingTests : IClassFixture<InProcessBlockingServ
 
     private static string Err(object? reply) => Assert.IsType<RespError>(reply).Message;
 
-    private void Block(RespClient c, params object[] command)
-    {
-        int before = _s.Blocked;
-        c.SendRaw(RespClient.Encode(command));
-        _s.WaitForBlocked(before + 1);
-    }
-
     private static long ClientId(RespClient c) => (long)c.Call("CLIENT", "ID")!;
 
     [Fact]
@@ -32,9 +25,9 @@ public sealed class SortedSetBlockingTests : IClassFixture<InProcessBlockingServ
         using var c2 = _s.Connect();
         using var c3 = _s.Connect();
         r.Call("DEL", "zf");
-        Block(c1, "BZPOPMIN", "zf", "0");
-        Block(c2, "BZPOPMAX", "zf", "0");
-        Block(c3, "BZMPOP", "0", "1", "zf", "MIN", "COUNT", "10");
+        _s.Block(c1, "BZPOPMIN", "zf", "0");
+        _s.Block(c2, "BZPOPMAX", "zf", "0");
+        _s.Block(c3, "BZMPOP", "0", "1", "zf", "MIN", "COUNT", "10");
         Assert.Equal(5L, r.Call("ZADD", "zf", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"));
         Assert.Equal(Arr("zf", "a", "1"), c1.Read());
         Assert.Equal(Arr("zf", "e", "5"), c2.Read());
@@ -50,8 +43,8 @@ public sealed class SortedSetBlockingTests : IClassFixture<InProcessBlockingServ
         using var c1 = _s.Connect();
         using var c2 = _s.Connect();
         r.Call("DEL", "ze");
-        Block(c1, "BZPOPMIN", "ze", "0");
-        Block(c2, "BZPOPMIN", "ze", "0");
+        _s.Block(c1, "BZPOPMIN", "ze", "0");
+        _s.Block(c2, "BZPOPMIN", "ze", "0");
         r.Call("ZADD", "ze", "1", "only");
         Assert.Equal(Arr("ze", "only", "1"), c1.Read());
         Assert.Equal(1, _s.Blocked);
@@ -65,7 +58,7 @@ public sealed class SortedSetBlockingTests : IClassFixture<InProcessBlockingServ
         using var r = _s.Connect();
         using var c = _s.Connect();
         r.Call("DEL", "zt");
-        Block(c, "BZPOPMIN", "zt", "0");
+        _s.Block(c, "BZPOPMIN", "zt", "0");
         r.Call("RPUSH", "zt", "x");
         r.Call("SET", "zt", "foo");
         Assert.Equal(1, _s.Blocked);
@@ -85,7 +78,7 @@ public sealed class SortedSetBlockingTests : IClassFixture<InProcessBlockingServ
         using var r = _s.Connect();
         using var c = _s.Connect();
         r.Call("DEL", "zm");
-        Block(c, "BZPOPMIN", "zm", "0");
+        _s.Block(c, "BZPOPMIN", "zm", "0");
         r.Call("MULTI");
         r.Call("ZADD", "zm", "1", "a");
         r.Call("ZADD", "zm", "2", "b");
@@ -94,7 +87,7 @@ public sealed class SortedSetBlockingTests : IClassFixture<InProcessBlockingServ
         Assert.Equal(Arr("zm", "b", "2"), c.Read());
 
         // Created and deleted inside one transaction: nobody wakes.
-        Block(c, "BZPOPMAX", "zm", "0");
+        _s.Block(c, "BZPOPMAX", "zm", "0");
         r.Call("MULTI");
         r.Call("ZADD", "zm", "1", "a");
         r.Call("DEL", "zm");
@@ -111,15 +104,15 @@ public sealed class SortedSetBlockingTests : IClassFixture<InProcessBlockingServ
         using var c = _s.Connect();
         long id = ClientId(c);
         r.Call("DEL", "zu");
-        Block(c, "BZPOPMIN", "zu", "0");
+        _s.Block(c, "BZPOPMIN", "zu", "0");
         Assert.Equal(1L, r.Call("CLIENT", "UNBLOCK", id.ToString(), "TIMEOUT"));
         Assert.Null(c.Read());
-        Block(c, "BZMPOP", "0", "1", "zu", "MIN");
+        _s.Block(c, "BZMPOP", "0", "1", "zu", "MIN");
         Assert.Equal(1L, r.Call("CLIENT", "UNBLOCK", id.ToString(), "ERROR"));
         Assert.Equal("UNBLOCKED client unblocked via CLIENT UNBLOCK", Err(c.Read()));
 
         var gone = _s.Connect();
-        Block(gone, "BZPOPMAX", "zu", "100");
+        _s.Block(gone, "BZPOPMAX", "zu", "100");
         Assert.Equal(1, _s.InTimeoutTable);
         gone.Dispose();
         _s.WaitForBlocked(0);
@@ -137,7 +130,7 @@ public sealed class SortedSetBlockingTests : IClassFixture<InProcessBlockingServ
         using var watcher = _s.Connect();
         r.Call("DEL", "zw");
         r.Call("CONFIG", "RESETSTAT");
-        Block(c, "BZPOPMIN", "zw", "0");
+        _s.Block(c, "BZPOPMIN", "zw", "0");
         Assert.Matches(@"blocked_clients:1\r\n", (string)r.Call("INFO", "clients")!);
         r.Call("ZADD", "zw", "1", "x", "2", "y");
         Assert.Equal(Arr("zw", "x", "1"), c.Read());

@@ -57,76 +57,6 @@ public sealed class SortedSetDifferentialTests
     }
 
     /// <summary>Reads whole replies as a canonical text: type byte, payload, nested aggregates in brackets.</summary>
-    private sealed class RawConnection : IDisposable
-    {
-        private readonly TcpClient _tcp;
-        private readonly BufferedStream _in;
-        private readonly NetworkStream _out;
-
-        public RawConnection(int port)
-        {
-            _tcp = new TcpClient("127.0.0.1", port) { NoDelay = true, ReceiveTimeout = 10000 };
-            _out = _tcp.GetStream();
-            _in = new BufferedStream(_out);
-        }
-
-        public string Call(IReadOnlyList<string> args)
-        {
-            _out.Write(RespClient.Encode(args.Select(a => (object)Encoding.Latin1.GetBytes(a)).ToArray()));
-            var sb = new StringBuilder();
-            Read(sb);
-            return sb.ToString();
-        }
-
-        private string Line()
-        {
-            var sb = new StringBuilder();
-            int b;
-            while ((b = _in.ReadByte()) != '\r') sb.Append((char)b);
-            _in.ReadByte();
-            return sb.ToString();
-        }
-
-        private void Read(StringBuilder sb)
-        {
-            char type = (char)_in.ReadByte();
-            string line = Line();
-            sb.Append(type);
-            switch (type)
-            {
-                case '$' or '=':
-                {
-                    int n = int.Parse(line);
-                    if (n < 0) { sb.Append("-1"); return; }
-                    var buf = new byte[n];
-                    _in.ReadExactly(buf);
-                    Line();
-                    sb.Append(Encoding.Latin1.GetString(buf));
-                    return;
-                }
-                case '*' or '%' or '~' or '>':
-                {
-                    int n = int.Parse(line);
-                    if (n < 0) { sb.Append("-1"); return; }
-                    if (type == '%') n *= 2;
-                    sb.Append('[');
-                    for (int i = 0; i < n; i++)
-                    {
-                        if (i > 0) sb.Append(',');
-                        Read(sb);
-                    }
-                    sb.Append(']');
-                    return;
-                }
-                default:
-                    sb.Append(line);
-                    return;
-            }
-        }
-
-        public void Dispose() => _tcp.Dispose();
-    }
-
     private sealed class Generator(int seed)
     {
         private readonly Random _rng = new(seed);
@@ -277,8 +207,8 @@ public sealed class SortedSetDifferentialTests
     {
         using var real = new RealRedis();
         using var ours = new ServerProcess();
-        using var a = new RawConnection(ours.Port);
-        using var b = new RawConnection(real.Port);
+        using var a = new RawRespConnection(ours.Port);
+        using var b = new RawRespConnection(real.Port);
         if (protocol == 3)
         {
             a.Call(["HELLO", "3"]);

@@ -302,7 +302,7 @@ public class RdbIntegrationTests
             var psi = new ProcessStartInfo(ServerProcess.Launcher) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             int port = ServerProcess.FreePort();
             foreach (var a in new[] { "server", "--port", port.ToString(), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--key-load-delay", "20",
-                                      "--loading-process-events-interval-bytes", "1024" })
+                                      "--loading-process-events-interval-bytes", "1024", "--enable-protected-configs", "yes" })
                 psi.ArgumentList.Add(a);
             using var p = Process.Start(psi)!;
             p.OutputDataReceived += (_, _) => { };
@@ -324,6 +324,10 @@ public class RdbIntegrationTests
                     var info = (string)c.Call("info", "persistence")!;
                     Assert.Contains("loading:1", info);
                     Assert.Contains("loading_total_bytes:", info);
+                    // Some directives may change while loading, others answer -LOADING as in Redis.
+                    Assert.Equal("OK", c.Call("config", "set", "loglevel", "debug"));
+                    Assert.Equal("LOADING Redis is loading the dataset in memory",
+                        Assert.IsType<RespError>(c.Call("config", "set", "dir", "elsewhere")).Message);
                     while (c.Call("get", "key:1") is RespError) Thread.Sleep(50);
                     Assert.Equal(200000L, c.Call("dbsize"));
                 }

@@ -7,9 +7,6 @@ namespace Redoubt.Server.Commands;
 /// <summary>CONFIG GET / SET / RESETSTAT / REWRITE / HELP over the <see cref="ServerConfig"/> registry.</summary>
 public static class ConfigCommands
 {
-    /// <summary>Set by the persistence layer: whether a dataset is being loaded (CONFIG SET of some directives then answers -LOADING).</summary>
-    public static Func<RedisServer, bool>? IsLoading;
-
     /// <summary>
     /// Set by the layer that records command lines (MONITOR, SLOWLOG): hides argument <c>i</c> of the current
     /// command, used for the values of sensitive directives such as requirepass and masterauth.
@@ -119,7 +116,7 @@ public static class ConfigCommands
                 invalid = true;
                 continue;
             }
-            if ((entry.Flags & ConfigFlags.DenyLoading) != 0 && IsLoading?.Invoke(server) == true)
+            if ((entry.Flags & ConfigFlags.DenyLoading) != 0 && server.PersistenceStatus.Loading)
             {
                 loadingError = true;
                 invalid = true;

@@ -50,8 +50,11 @@ public sealed partial class Client
             QueryNeeded = 0;
             QueryBigArgStart = 0;
             SetArgsFromParser();
+            int replyMark = Reply.Length;
             if (Argc > 0) ExecutionGate.Process(this);
             if ((Flags & ClientFlags.Paused) != 0) break;
+            // The master's stream: replies dropped, bytes counted and forwarded to our own replicas.
+            if ((Flags & ClientFlags.Master) != 0) server.MasterCommandApplied(this, QueryBuf.AsSpan(QueryStart, consumed), replyMark);
             QueryStart += consumed;
         }
         long pending = QueryEnd - QueryStart;

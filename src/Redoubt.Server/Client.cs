@@ -56,6 +56,8 @@ public sealed partial class Client
 
     public readonly long CreatedAtMs = Database.NowMs();
     public long LastInteractionMs = Database.NowMs();
+    /// <summary>The replication offset right after this client's last propagated write (what WAIT waits for).</summary>
+    public long WriteOffset;
     public string Address = "", LocalAddress = "";
     public bool IsLoopback = true;
     public bool IsUnixSocket;

@@ -30,7 +30,8 @@ public sealed partial class RedisServer
     {
         var flags = c.PropFlags;
         if ((flags & PropagationFlags.Prevent) != 0 || cmd.Handler == Transactions.ExecHandler) return;
-        var target = dirty != 0 ? PropagationTarget.All : PropagationTarget.None;
+        // A save resets the dirty counter: only an increase means the command changed something.
+        var target = dirty > 0 ? PropagationTarget.All : PropagationTarget.None;
         if ((flags & PropagationFlags.ForceAof) != 0) target |= PropagationTarget.Aof;
         if ((flags & PropagationFlags.ForceReplication) != 0) target |= PropagationTarget.Replication;
         if (target == PropagationTarget.None) return;

@@ -47,6 +47,7 @@ public sealed partial class RedisServer
         _replicationAttached = true;
         CronHooks.Add(ReplicationCron);
         ClientUnlinkedHooks += ReplicaGone;
+        ClientUnlinkedHooks += MasterClientGone;
         Config.ReplBacklogSizeChanged = () => Backlog?.Resize(Config.ReplBacklogSize);
     }
 
@@ -99,6 +100,15 @@ public sealed partial class RedisServer
 
     private void FeedReplicationStream(ReadOnlySpan<byte> resp)
     {
+        // A replica's backlog and replicas get its master's stream, never its own writes.
+        if (IsReplica) return;
+        AppendToStream(resp);
+    }
+
+    /// <summary>Adds stream bytes to the backlog and the offset, and sends them to every replica.</summary>
+    private void AppendToStream(ReadOnlySpan<byte> resp)
+    {
+        // Without a backlog there is no history to count (Redis's offset stays put too).
         if (Backlog is null) return;
         Backlog.Append(resp);
         ReplicationStatus.MasterReplOffset += resp.Length;
@@ -337,6 +347,7 @@ public sealed partial class RedisServer
         WaitersCheck();
         if (now - _lastReplCronMs < ReplicationCronPeriodMs) return;
         _lastReplCronMs = now;
+        ReplicaCron();
         if (Replicas.Count == 0)
         {
             FreeBacklogAfterTtl(now);
@@ -344,7 +355,7 @@ public sealed partial class RedisServer
         }
         _noReplicasSinceMs = 0;
         // Pings keep the stream moving so that replicas can tell a dead master from a quiet one.
-        if (Config.ReplPingReplicaPeriod > 0 && now - _lastReplPingMs >= Config.ReplPingReplicaPeriod * 1000)
+        if (!IsReplica && Config.ReplPingReplicaPeriod > 0 && now - _lastReplPingMs >= Config.ReplPingReplicaPeriod * 1000)
         {
             _lastReplPingMs = now;
             FeedReplicationStream(StreamPing);
@@ -375,7 +386,7 @@ public sealed partial class RedisServer
     /// </summary>
     private void FreeBacklogAfterTtl(long now)
     {
-        if (Backlog is null || Config.ReplBacklogTtl <= 0) return;
+        if (Backlog is null || Config.ReplBacklogTtl <= 0 || IsReplica) return;
         if (_noReplicasSinceMs == 0) _noReplicasSinceMs = now;
         if (now - _noReplicasSinceMs < Config.ReplBacklogTtl * 1000) return;
         Log.Notice($"Replication backlog freed after {Config.ReplBacklogTtl} seconds without connected replicas.");

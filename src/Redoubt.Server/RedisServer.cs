@@ -120,6 +120,8 @@ public sealed partial class RedisServer : IKeyspaceHooks
         listening?.Invoke();
         Log.Notice("Server initialized");
         Acl.LoadAtStartup();
+        // A replica keeps the expired keys of its files: its master decides when they go.
+        IsReplica = Config.MasterHost != null;
         LoadAppendOnlyAtStartup();
         MeasureStartupMemory();
         // A copy: a client accepted at once may already run CONFIG SET port/bind, which replaces the listeners.
@@ -129,6 +131,7 @@ public sealed partial class RedisServer : IKeyspaceHooks
         _cronThread.Start();
         // The dataset loads with the listeners open (clients get -LOADING meanwhile) and before "Ready", as in Redis.
         if (LoadDataAtStartup is { } load && !load()) throw new InvalidOperationException("Terminating server after rdb file reading failure.");
+        lock (Sync) StartReplicaOfAtStartup();
         if (_listeners.Count > 0 || !listen) Log.Notice("Ready to accept connections");
         if (_unixListener != null) Log.Notice("The server is now ready to accept connections at " + Config.UnixSocket);
     }

@@ -156,10 +156,10 @@ public sealed class BlockingRegistry
     /// CLIENT UNBLOCK: releases a client blocked on keys, replying as on timeout or, with
     /// <paramref name="withError"/>, with -UNBLOCKED. False when the client is not blocked here.
     /// </summary>
-    public bool Unblock(Client c, bool withError)
+    public bool Unblock(Client c, bool withError, string message = "-UNBLOCKED client unblocked via CLIENT UNBLOCK")
     {
         if (c.BlockedOn is not { } req) return false;
-        if (withError) c.Reply.Error("-UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        if (withError) c.Reply.Error(message);
         else req.ReplyTimeout(c);
         Completed(c, req, 0, withError);
         Release(c, reprocess: true);

@@ -106,12 +106,14 @@ public static class ExecutionGate
             Reject(c, cmd, "Command not allowed inside a transaction");
             return;
         }
-        if (server.Acl.CheckCommand(c, cmd) is string aclError)
+        // The master's stream is applied as sent: no ACL, no memory refusal (Redis's obey-client rule).
+        bool fromMaster = (c.Flags & ClientFlags.Master) != 0;
+        if (!fromMaster && server.Acl.CheckCommand(c, cmd) is string aclError)
         {
             Reject(c, cmd, aclError);
             return;
         }
-        if (server.Config.MaxMemory != 0 || server.Config.MaxMemoryClients != 0)
+        if (!fromMaster && (server.Config.MaxMemory != 0 || server.Config.MaxMemoryClients != 0))
         {
             // Client eviction, then key eviction and the OOM refusal (RedisServer.Eviction.cs).
             var oomError = server.CheckMemoryBeforeCommand(c, cmd, out bool selfEvicted);
@@ -179,6 +181,7 @@ public static class ExecutionGate
         var savedPropArgv = c.PropagateArgv;
         c.PropFlags = PropagationFlags.None;
         c.PropagateArgv = null;
+        long replOffsetBefore = server.ReplicationStatus.MasterReplOffset;
         propagation.Depth++;
         server.CallDepth++;
         try { cmd.Handler!(c); }
@@ -189,6 +192,7 @@ public static class ExecutionGate
             // What a top-level command (or EXEC's queue) produced goes out as one unit.
             if (propagation.Depth == 0) propagation.Flush();
         }
+        if (server.ReplicationStatus.MasterReplOffset != replOffsetBefore) c.WriteOffset = server.ReplicationStatus.MasterReplOffset;
         c.PropFlags = savedPropFlags;
         c.PropagateArgv = savedPropArgv;
         // Client-side caching: the keys a tracking client just read may now be in its cache.

@@ -13,13 +13,18 @@ public static class ReplicationCommands
         t.Bind("psync", Psync);
         t.Bind("sync", Sync);
         t.Bind("wait", Wait);
+        t.Bind("replicaof", ReplicaOf);
+        t.Bind("slaveof", ReplicaOf);
     }
 
     internal static void Attach(RedisServer server)
     {
         server.AttachReplicationLayer();
         if (Interlocked.Exchange(ref _gateCheckRegistered, 1) == 0)
+        {
+            ExecutionGate.StateChecks.Add((c, cmd) => c.Server.ReplicaStateError(c, cmd));
             ExecutionGate.StateChecks.Add((c, cmd) => c.Server.NoReplicasError(c, cmd));
+        }
     }
 
     private static int _gateCheckRegistered;
@@ -67,7 +72,8 @@ public static class ReplicationCommands
             }
             else if (c.ArgIs(j, "getack"u8))
             {
-                // Answered only by a replica with a live master link, to its master: never here.
+                // Answered (with REPLCONF ACK) only to our own master; never replied to otherwise.
+                if ((c.Flags & ClientFlags.Master) != 0 && server.Config.MasterHost != null) server.AckRequested();
                 return;
             }
             else if (c.ArgIs(j, "rdb-only"u8))
@@ -95,6 +101,11 @@ public static class ReplicationCommands
     {
         // Already a replica: a repeated SYNC is ignored.
         if ((c.Flags & ClientFlags.Replica) != 0) return true;
+        if (!c.Server.CanServeSync)
+        {
+            c.Reply.Error("-NOMASTERLINK Can't SYNC while not connected with my master");
+            return true;
+        }
         if (c.Reply.Length > 0 || c.Connection.InFlightBytes > 0)
         {
             c.Reply.Error("SYNC and PSYNC are invalid with pending output");
@@ -156,7 +167,8 @@ public static class ReplicationCommands
             return;
         }
         if (!BlockTimeout.TryParseMilliseconds(c, 2, out long deadline)) return;
-        long offset = server.ReplicationStatus.MasterReplOffset;
+        // The offset of this client's last propagated write (Redis's woff).
+        long offset = c.WriteOffset;
         long acked = server.ReplicasAcked(offset);
         if (acked >= n || c.DenyBlocking)
         {
@@ -166,5 +178,51 @@ public static class ReplicationCommands
         var req = new WaitRequest { TimeoutMs = deadline, Offset = offset, NumReplicas = n };
         server.Blocking.Block(c, req);
         server.AddWaiter(c);
+    }
+
+    /// <summary>REPLICAOF / SLAVEOF host port | NO ONE.</summary>
+    private static void ReplicaOf(Client c)
+    {
+        var server = c.Server;
+        if (server.ClusterEnabled)
+        {
+            c.Reply.Error("REPLICAOF not allowed in cluster mode.");
+            return;
+        }
+        if (server.ReplicationStatus.FailoverState != "no-failover")
+        {
+            c.Reply.Error("REPLICAOF not allowed while failing over.");
+            return;
+        }
+        if (c.ArgIs(1, "no"u8) && c.ArgIs(2, "one"u8))
+        {
+            if (server.Config.MasterHost != null)
+            {
+                server.UnsetMaster();
+                server.Log.Notice($"MASTER MODE enabled (user request from '{server.ClientInfoString(c)}')");
+            }
+            c.Reply.Ok();
+            return;
+        }
+        if ((c.Flags & ClientFlags.Replica) != 0)
+        {
+            c.Reply.Error("Command is not valid when client is a replica.");
+            return;
+        }
+        if (!NumberParser.TryParseInt64(c.Arg(2), out long port) || port < 0 || port > 65535)
+        {
+            c.Reply.Error("Invalid master port");
+            return;
+        }
+        string host = c.ArgString(1);
+        if (server.Config.MasterHost is { } current && string.Equals(current, host, StringComparison.OrdinalIgnoreCase) && server.Config.MasterPort == port)
+        {
+            server.Log.Notice("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+            c.Reply.Raw("+OK Already connected to specified master\r\n"u8);
+            return;
+        }
+        server.SetMaster(host, (int)port);
+        server.Log.Notice($"REPLICAOF {host}:{port} enabled (user request from '{server.ClientInfoString(c)}')");
+        c.Reply.Ok();
     }
 }

@@ -302,8 +302,12 @@ public static partial class ServerCommands
     {
         var r = server.ReplicationStatus;
         long backlogSize = server.Config.Find("repl-backlog-size") is { } e && long.TryParse(e.Get(), out long v) ? v : 1024 * 1024;
-        s.Field("role", "master")
-         .Field("connected_slaves", server.Replicas.Count);
+        bool replica = server.Config.MasterHost != null;
+        s.Field("role", replica ? "slave" : "master");
+        if (replica) server.AppendMasterLinkInfo(s);
+        s.Field("connected_slaves", server.Replicas.Count);
+        if (server.Config.MinReplicasToWrite > 0 && server.Config.MinReplicasMaxLag > 0)
+            s.Field("min_slaves_good_slaves", server.GoodReplicas());
         server.AppendReplicaInfo(s);
         s.Field("master_failover_state", r.FailoverState)
          .Field("master_replid", r.ReplId)

@@ -183,6 +183,17 @@ public static partial class ServerCommands
     /// <summary>ROLE for a standalone master: role, replication offset, and the (empty) replica list.</summary>
     private static void Role(Client c)
     {
+        var server = c.Server;
+        if (server.Config.MasterHost is { } host)
+        {
+            c.Reply.ArrayHeader(5);
+            c.Reply.Bulk("slave"u8);
+            c.Reply.Bulk(host);
+            c.Reply.Integer(server.Config.MasterPort);
+            c.Reply.Bulk(Replication.MasterLinkStates.RoleName(server.LinkStateNow));
+            c.Reply.Integer(server.RoleReplicaOffset);
+            return;
+        }
         c.Reply.ArrayHeader(3);
         c.Reply.Bulk("master"u8);
         c.Reply.Integer(c.Server.ReplicationStatus.MasterReplOffset);

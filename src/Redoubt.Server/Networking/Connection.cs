@@ -133,6 +133,32 @@ public sealed class Connection
     }
 
     /// <summary>
+    /// Serves a connection whose first bytes were read before it became a client (the master link, after
+    /// its handshake): they are applied first, then the receive loop takes over.
+    /// </summary>
+    public Task RunWithReadBytesAsync(byte[] alreadyRead)
+    {
+        var c = Client;
+        lock (_server.Sync)
+        {
+            if (alreadyRead.Length > 0 && !IsClosed)
+            {
+                if (c.QueryBuf.Length < alreadyRead.Length + 4096) c.QueryBuf = new byte[Math.Max(InitialQueryBuffer, alreadyRead.Length + 4096)];
+                Buffer.BlockCopy(alreadyRead, 0, c.QueryBuf, 0, alreadyRead.Length);
+                c.QueryStart = 0;
+                c.QueryEnd = alreadyRead.Length;
+                _server.Stats.NetInputBytes += alreadyRead.Length;
+                c.ProcessInputBuffer();
+                _server.ProcessUnblockedClients();
+                EnsureReceiveSpace();
+                RequestFlush();
+            }
+            _receivingIntoWake = c.QueryStart == c.QueryEnd;
+        }
+        return RunAsync();
+    }
+
+    /// <summary>
     /// Moves what a receive put in the wake buffer to the start of the (empty) query buffer, allocating
     /// one if it was given back, and when the wake buffer came back full reads what else is waiting
     /// straight into the query buffer, as a single receive into it would have. Returns the bytes added.

@@ -238,9 +238,9 @@ public sealed class AofLoadTests
             Assert.Equal("1", c.Call("GET", "a"));
             Assert.Equal("2", c.Call("GET", "b"));
             Assert.Null(c.Call("GET", "c"));
-            Assert.Contains("!!! Warning: short read while loading the AOF file appendonly.aof.1.incr.aof!!!", server.Output);
-            Assert.Contains($"!!! Truncating the AOF appendonly.aof.1.incr.aof at offset {valid} !!!", server.Output);
-            Assert.Contains("AOF appendonly.aof.1.incr.aof loaded anyway because aof-load-truncated is enabled", server.Output);
+            server.AssertOutput("!!! Warning: short read while loading the AOF file appendonly.aof.1.incr.aof!!!");
+            server.AssertOutput($"!!! Truncating the AOF appendonly.aof.1.incr.aof at offset {valid} !!!");
+            server.AssertOutput("AOF appendonly.aof.1.incr.aof loaded anyway because aof-load-truncated is enabled");
             // The file was cut back to its last whole command, and appending goes on after it.
             c.Call("SET", "d", "4");
             var cmds = AofHarness.ParseCommands(File.ReadAllBytes(Path.Combine(dir, "appendonlydir", "appendonly.aof.1.incr.aof")));
@@ -307,7 +307,7 @@ public sealed class AofLoadTests
             using var c = server.Connect();
             Assert.Equal("1", c.Call("GET", "x"));
             Assert.Null(c.Call("GET", "y"));
-            Assert.Contains("Revert incomplete MULTI/EXEC transaction in AOF file appendonly.aof.1.incr.aof", server.Output);
+            server.AssertOutput("Revert incomplete MULTI/EXEC transaction in AOF file appendonly.aof.1.incr.aof");
         }
         finally { Directory.Delete(dir, true); }
     }

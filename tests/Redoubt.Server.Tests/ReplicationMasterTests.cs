@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using Redoubt.Server.Tests.Support;
+using static Redoubt.Server.Tests.Support.ReplicationKit;
 using Xunit;
 
 namespace Redoubt.Server.Tests;
@@ -9,119 +10,6 @@ namespace Redoubt.Server.Tests;
 [Collection("Serial")]
 public sealed class ReplicationMasterTests
 {
-    /// <summary>A real redis-server started as a replica of our server, with its log in a file.</summary>
-    private sealed class RealReplica : IDisposable
-    {
-        public int Port { get; } = ServerProcess.FreePort();
-        public string Dir { get; } = Directory.CreateTempSubdirectory("redoubt-replica-").FullName;
-        private readonly Process _process;
-        public string LogPath => Path.Combine(Dir, "replica.log");
-
-        public RealReplica(int masterPort)
-        {
-            var psi = new ProcessStartInfo("redis-server") { WorkingDirectory = Dir, UseShellExecute = false };
-            foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--enable-debug-command", "yes",
-                "--replicaof", "127.0.0.1", masterPort.ToString(), "--logfile", LogPath })
-                psi.ArgumentList.Add(a);
-            _process = Process.Start(psi)!;
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (true)
-            {
-                try { using var probe = new TcpClient("127.0.0.1", Port); break; }
-                catch (SocketException) when (DateTime.UtcNow < deadline) { Thread.Sleep(50); }
-            }
-        }
-
-        public string Log => File.Exists(LogPath) ? File.ReadAllText(LogPath) : "";
-
-        public void Dispose()
-        {
-            try { if (!_process.HasExited) { _process.Kill(); _process.WaitForExit(5000); } } catch { }
-            try { Directory.Delete(Dir, recursive: true); } catch { }
-        }
-    }
-
-    private static void WaitFor(Func<bool> cond, string what, int seconds = 20)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!cond())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(what);
-            Thread.Sleep(50);
-        }
-    }
-
-    private static string Info(RespClient c, string field)
-    {
-        var text = (string)c.Call("INFO", "replication")!;
-        foreach (var line in text.Split("\r\n"))
-            if (line.StartsWith(field + ":")) return line[(field.Length + 1)..];
-        return "";
-    }
-
-    private static void WriteEveryType(RespClient m, string tag)
-    {
-        m.Call("SET", $"s{tag}", "v");
-        m.Call("SET", $"n{tag}", "12345");
-        m.Call("RPUSH", $"l{tag}", "a", "b", "c");
-        m.Call("SADD", $"st{tag}", "x", "y", "1");
-        m.Call("ZADD", $"z{tag}", "1", "a", "2.5", "b");
-        m.Call("HSET", $"h{tag}", "f", "v", "g", "w");
-        m.Call("XADD", $"x{tag}", "1-1", "f", "v");
-        m.Call("PFADD", $"hl{tag}", "a", "b");
-        m.Call("SET", $"e{tag}", "v", "EX", "1000");
-        m.Call("SELECT", "2");
-        m.Call("SET", $"db2{tag}", "v");
-        m.Call("INCR", $"n{tag}");
-        m.Call("SELECT", "0");
-        m.Call("LPOP", $"l{tag}");
-        m.Call("EXPIRE", $"s{tag}", "5000");
-    }
-
-    /// <summary>Every key of databases 0 and 2, with its type, value and whether it has a TTL.</summary>
-    private static string Dump(RespClient c)
-    {
-        var sb = new System.Text.StringBuilder();
-        foreach (var db in new[] { "0", "2" })
-        {
-            c.Call("SELECT", db);
-            var keys = ((object?[])c.Call("KEYS", "*")!).Select(k => (string)k!).OrderBy(k => k, StringComparer.Ordinal);
-            foreach (var k in keys)
-            {
-                var type = (string)c.Call("TYPE", k)!;
-                object? value = type switch
-                {
-                    "string" => c.Call("GET", k),
-                    "list" => c.Call("LRANGE", k, "0", "-1"),
-                    "set" => ((object?[])c.Call("SMEMBERS", k)!).Select(x => (string)x!).Order(StringComparer.Ordinal).ToArray<object?>(),
-                    "zset" => c.Call("ZRANGE", k, "0", "-1", "WITHSCORES"),
-                    "hash" => c.Call("HGETALL", k),
-                    "stream" => c.Call("XRANGE", k, "-", "+"),
-                    _ => null,
-                };
-                bool ttl = (long)c.Call("TTL", k)! > 0;
-                sb.Append(db).Append('/').Append(k).Append(' ').Append(type).Append(' ').Append(Flatten(value)).Append(ttl ? " ttl" : "").Append('\n');
-            }
-        }
-        c.Call("SELECT", "0");
-        return sb.ToString();
-    }
-
-    private static string Flatten(object? v) => v switch
-    {
-        object?[] a => "[" + string.Join(",", a.Select(Flatten)) + "]",
-        null => "nil",
-        _ => v.ToString()!,
-    };
-
-    private static void AssertSameData(RespClient m, RespClient r)
-    {
-        string expected = Dump(m);
-        Assert.Contains("stream", expected);
-        try { WaitFor(() => Dump(r) == expected, "replica data matches master"); }
-        catch (TimeoutException) { Assert.Equal(expected, Dump(r)); }
-    }
-
     [Theory]
     [InlineData("yes")]
     [InlineData("no")]
@@ -130,7 +18,7 @@ public sealed class ReplicationMasterTests
         using var server = new ServerProcess((string?)null, "--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes");
         using var m = new RespClient(server.Port);
         WriteEveryType(m, "before");
-        using var replica = new RealReplica(server.Port);
+        using var replica = new ReplNode(NodeKind.Real, "--replicaof", "127.0.0.1", server.Port.ToString());
         using var r = new RespClient(replica.Port);
         WaitFor(() => Info(r, "master_link_status") == "up", "replica link up");
         WaitFor(() => server.Output.Contains("Full resync requested by replica"), "full resync in our log");
@@ -168,7 +56,7 @@ public sealed class ReplicationMasterTests
         var err = Assert.IsType<RespError>(m.Call("SET", "k", "v"));
         Assert.Equal("NOREPLICAS Not enough good replicas to write.", err.Message);
         Assert.Equal("OK", m.Call("CONFIG", "SET", "min-replicas-to-write", "0"));
-        using var replica = new RealReplica(server.Port);
+        using var replica = new ReplNode(NodeKind.Real, "--replicaof", "127.0.0.1", server.Port.ToString());
         using var r = new RespClient(replica.Port);
         WaitFor(() => Info(r, "master_link_status") == "up", "replica link up");
         m.Call("CONFIG", "SET", "min-replicas-to-write", "1");

@@ -184,6 +184,14 @@ public sealed class DirServer : IDisposable
 
     public RespClient Connect() => new RespClient(Port);
 
+    /// <summary>Asserts a log line arrived, waiting for it: the log comes through a pipe, after the replies it may explain.</summary>
+    public void AssertOutput(string text, int timeoutMs = 10000)
+    {
+        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+        while (!Output.Contains(text) && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Xunit.Assert.Contains(text, Output);
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, as in a crash.</summary>
     public void Kill()
     {

@@ -1,0 +1,247 @@
+using Redoubt.Server.Tests.Support;
+using Xunit;
+using static Redoubt.Server.Tests.Support.ReplicationKit;
+
+namespace Redoubt.Server.Tests;
+
+/// <summary>
+/// Our server as a replica: of ours and of the real redis-server 7.0.15, in chains, through promotion
+/// and demotion. The scenarios that involve only the real program's behaviour run with it too, to
+/// show that the test itself expects what Redis does.
+/// </summary>
+[Collection("Serial")]
+public sealed class ReplicaSideTests
+{
+    private static string[] ReplicaOf(ReplNode master, params string[] more) => ["--replicaof", "127.0.0.1", master.Port.ToString(), .. more];
+
+    [Theory]
+    [InlineData(NodeKind.Ours, "yes")]
+    [InlineData(NodeKind.Ours, "no")]
+    [InlineData(NodeKind.Real, "yes")]
+    [InlineData(NodeKind.Real, "no")]
+    public void FullSyncStreamAndPartialResyncFromMaster(NodeKind masterKind, string diskless)
+    {
+        using var master = new ReplNode(masterKind, "--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0");
+        using var m = master.Connect();
+        WriteEveryType(m, "before");
+        using var replica = new ReplNode(NodeKind.Ours, ReplicaOf(master));
+        using var r = replica.Connect();
+        WaitFor(() => LinkUp(r), "link up");
+        Assert.Contains("Full resync from master:", replica.Log);
+        Assert.Contains(diskless == "yes" ? "receiving streamed RDB from master with EOF to disk" : "bytes from master to disk", replica.Log);
+        Assert.Contains("MASTER <-> REPLICA sync: Finished with success", replica.Log);
+        WriteEveryType(m, "after");
+        AssertSameData(m, r);
+
+        // Reads work, writes are refused, and the replica shows what it is.
+        Assert.Equal("READONLY You can't write against a read only replica.", Assert.IsType<RespError>(r.Call("SET", "x", "1")).Message);
+        var role = (object?[])r.Call("ROLE")!;
+        Assert.Equal(["slave", "127.0.0.1", (long)master.Port, "connected"], role[..4]);
+        Assert.Equal("slave", Info(r, "role"));
+        Assert.Equal(Info(m, "master_replid"), Info(r, "master_replid"));
+        WaitFor(() => Info(r, "master_repl_offset") == Info(m, "master_repl_offset"), "offsets equal");
+        Assert.Equal(Info(m, "master_repl_offset"), Info(r, "slave_repl_offset"));
+        // The master hears our ACKs: WAIT counts us.
+        m.Call("SET", "acked", "1");
+        Assert.Equal(1L, m.Call("WAIT", "1", "5000"));
+
+        // Cut the link from the master's side: we come back with PSYNC and get only what we missed.
+        m.Call("CLIENT", "KILL", "TYPE", "replica");
+        m.Call("SET", "during", "cut");
+        WaitFor(() => replica.Log.Contains("Successful partial resynchronization with master."), "partial resync");
+        AssertSameData(m, r);
+        Assert.Equal("0", Info(m, "sync_partial_err", "stats"));
+    }
+
+    [Theory]
+    [InlineData(NodeKind.Ours)]
+    [InlineData(NodeKind.Real)]
+    public void SeedWalkthroughPromotesWithoutFullResync(NodeKind kind)
+    {
+        // A master with two replicas; the master stops; one replica is promoted; the other replica
+        // and the restarted old master follow it, all with partial resyncs.
+        using var master = new ReplNode(kind, "--repl-diskless-sync-delay", "0");
+        using var r1 = new ReplNode(kind, ReplicaOf(master));
+        using var r2 = new ReplNode(kind, ReplicaOf(master));
+        using (var m = master.Connect())
+        {
+            using var c1 = r1.Connect();
+            using var c2 = r2.Connect();
+            WaitFor(() => LinkUp(c1) && LinkUp(c2), "both replicas up");
+            WriteEveryType(m, "seed");
+            WaitFor(() => Info(c1, "master_repl_offset") == Info(m, "master_repl_offset") && Info(c2, "master_repl_offset") == Info(m, "master_repl_offset"), "replicas caught up");
+        }
+        master.Shutdown(save: true);
+
+        using var p = r1.Connect();
+        Assert.Equal("OK", p.Call("REPLICAOF", "NO", "ONE"));
+        Assert.Equal("master", Info(p, "role"));
+        string fullBefore = Info(p, "sync_full", "stats");
+        p.Call("SET", "after-promotion", "1");
+        using (var c2 = r2.Connect())
+        {
+            Assert.Equal("OK", c2.Call("REPLICAOF", "127.0.0.1", r1.Port.ToString()));
+            WaitFor(() => LinkUp(c2) && Equals(c2.Call("GET", "after-promotion"), "1"), "second replica follows the promoted one");
+        }
+        master.Start("--replicaof", "127.0.0.1", r1.Port.ToString());
+        using var old = master.Connect();
+        WaitFor(() => LinkUp(old) && Equals(old.Call("GET", "after-promotion"), "1"), "old master follows the promoted one");
+        Assert.Equal("READONLY You can't write against a read only replica.", Assert.IsType<RespError>(old.Call("SET", "k", "v")).Message);
+        Assert.Equal(fullBefore, Info(p, "sync_full", "stats"));
+        Assert.Equal("2", Info(p, "sync_partial_ok", "stats"));
+        Assert.Equal("2", Info(p, "connected_slaves"));
+        AssertSameData(p, old);
+    }
+
+    [Fact]
+    public void ChainsMixOursAndReal()
+    {
+        // real -> ours -> real: our replica forwards its master's exact stream.
+        using var top = new ReplNode(NodeKind.Real, "--repl-diskless-sync-delay", "0");
+        using var middle = new ReplNode(NodeKind.Ours, [.. ReplicaOf(top), "--repl-diskless-sync-delay", "0"]);
+        using var bottom = new ReplNode(NodeKind.Real, ReplicaOf(middle));
+        using var t = top.Connect();
+        using var mid = middle.Connect();
+        using var b = bottom.Connect();
+        WriteEveryType(t, "one");
+        WaitFor(() => LinkUp(mid) && LinkUp(b), "chain up");
+        WriteEveryType(t, "two");
+        AssertSameData(t, b);
+        WaitFor(() => Info(b, "master_repl_offset") == Info(t, "master_repl_offset"), "same offsets down the chain");
+        Assert.Equal(Info(t, "master_replid"), Info(b, "master_replid"));
+
+        // ours -> real -> ours.
+        using var top2 = new ReplNode(NodeKind.Ours, "--repl-diskless-sync-delay", "0");
+        using var middle2 = new ReplNode(NodeKind.Real, [.. ReplicaOf(top2), "--repl-diskless-sync-delay", "0"]);
+        using var bottom2 = new ReplNode(NodeKind.Ours, ReplicaOf(middle2));
+        using var t2 = top2.Connect();
+        using var b2 = bottom2.Connect();
+        WriteEveryType(t2, "one");
+        WaitFor(() => LinkUp(b2), "second chain up");
+        WriteEveryType(t2, "two");
+        AssertSameData(t2, b2);
+        WaitFor(() => Info(b2, "master_repl_offset") == Info(t2, "master_repl_offset"), "same offsets down the second chain");
+    }
+
+    [Theory]
+    [InlineData(NodeKind.Ours)]
+    [InlineData(NodeKind.Real)]
+    public void RestartedReplicaResyncsPartiallyFromItsRdb(NodeKind kind)
+    {
+        using var master = new ReplNode(NodeKind.Ours, "--repl-diskless-sync-delay", "0");
+        using var replica = new ReplNode(kind, ReplicaOf(master));
+        using var m = master.Connect();
+        using (var r = replica.Connect())
+        {
+            WaitFor(() => LinkUp(r), "link up");
+            WriteEveryType(m, "x");
+            WaitFor(() => Info(r, "master_repl_offset") == Info(m, "master_repl_offset"), "caught up");
+        }
+        replica.Shutdown(save: true);
+        m.Call("SET", "while-down", "1");
+        replica.Start();
+        using var r2 = replica.Connect();
+        WaitFor(() => LinkUp(r2) && Equals(r2.Call("GET", "while-down"), "1"), "back up");
+        Assert.Equal("1", Info(m, "sync_full", "stats"));
+        Assert.Equal("1", Info(m, "sync_partial_ok", "stats"));
+        AssertSameData(m, r2);
+    }
+
+    [Theory]
+    [InlineData(NodeKind.Ours)]
+    [InlineData(NodeKind.Real)]
+    public void LinkCutLongerThanTheBacklogForcesAFullResync(NodeKind kind)
+    {
+        using var master = new ReplNode(NodeKind.Ours, "--repl-diskless-sync-delay", "0", "--repl-backlog-size", "16kb");
+        using var replica = new ReplNode(kind, ReplicaOf(master));
+        using var m = master.Connect();
+        using var r = replica.Connect();
+        WaitFor(() => LinkUp(r), "link up");
+        // Stopped, the replica cannot read while the master writes more than its backlog holds.
+        replica.Signal("STOP");
+        m.Call("CLIENT", "KILL", "TYPE", "replica");
+        for (int i = 0; i < 100; i++) m.Call("SET", $"k{i}", new string('v', 1000));
+        replica.Signal("CONT");
+        WaitFor(() => Info(m, "sync_full", "stats") == "2" && LinkUp(r), "second full resync");
+        WaitFor(() => Equals(r.Call("GET", "k99"), new string('v', 1000)), "data after the full resync");
+        Assert.Contains("for lack of backlog", master.Log);
+    }
+
+    [Theory]
+    [InlineData(NodeKind.Ours)]
+    [InlineData(NodeKind.Real)]
+    public void StaleDataRefusedWhileTheLinkIsDown(NodeKind kind)
+    {
+        using var master = new ReplNode(NodeKind.Ours, "--repl-diskless-sync-delay", "0");
+        using var replica = new ReplNode(kind, [.. ReplicaOf(master), "--replica-serve-stale-data", "no"]);
+        using var r = replica.Connect();
+        WaitFor(() => LinkUp(r), "link up");
+        Assert.Equal("PONG", r.Call("PING"));
+        master.Kill();
+        WaitFor(() => r.Call("GET", "x") is RespError, "link noticed down");
+        Assert.Equal("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.", Assert.IsType<RespError>(r.Call("GET", "x")).Message);
+        Assert.Equal("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.", Assert.IsType<RespError>(r.Call("PING")).Message);
+        // INFO has the stale flag: it still answers, with the link down.
+        Assert.Equal("down", Info(r, "master_link_status"));
+        Assert.Contains(((object?[])r.Call("ROLE")!)[3], new object[] { "connect", "connecting" });
+    }
+
+    [Theory]
+    [InlineData(NodeKind.Ours)]
+    [InlineData(NodeKind.Real)]
+    public void WrongMasterauthIsLoggedAndRetriedUntilFixed(NodeKind kind)
+    {
+        using var master = new ReplNode(NodeKind.Ours, "--requirepass", "secret", "--repl-diskless-sync-delay", "0");
+        using var replica = new ReplNode(kind, [.. ReplicaOf(master), "--masterauth", "wrong"]);
+        using var r = replica.Connect();
+        WaitFor(() => replica.Log.Contains("Unable to AUTH to MASTER: -WRONGPASS"), "auth error logged");
+        WaitFor(() => System.Text.RegularExpressions.Regex.Matches(replica.Log, "Unable to AUTH to MASTER").Count >= 2, "retried");
+        Assert.Equal("down", Info(r, "master_link_status"));
+        r.Call("CONFIG", "SET", "masterauth", "secret");
+        WaitFor(() => LinkUp(r), "link up with the right password");
+    }
+
+    [Theory]
+    [InlineData(NodeKind.Ours)]
+    [InlineData(NodeKind.Real)]
+    public void MasterKilledDuringFullSyncThenBack(NodeKind kind)
+    {
+        // A slow snapshot (rdb-key-save-delay) keeps the transfer going when the master dies.
+        using var master = new ReplNode(NodeKind.Ours, "--repl-diskless-sync", "no", "--rdb-key-save-delay", "2000");
+        using (var m = master.Connect())
+            m.Call("DEBUG", "POPULATE", "2000");
+        using var replica = new ReplNode(kind, ReplicaOf(master));
+        using var r = replica.Connect();
+        WaitFor(() => master.Log.Contains("Starting BGSAVE for SYNC"), "full sync started");
+        master.Kill();
+        WaitFor(() => System.Text.RegularExpressions.Regex.Matches(replica.Log, "Connecting to MASTER").Count >= 2, "replica retries");
+        Assert.Equal("down", Info(r, "master_link_status"));
+        master.Start("--rdb-key-save-delay", "0");
+        using var m2 = master.Connect();
+        m2.Call("SET", "fresh", "1");
+        WaitFor(() => LinkUp(r) && Equals(r.Call("GET", "fresh"), "1"), "synced after the master came back");
+        // The master came back empty (no persistence): the replica followed it, as Redis's do.
+        Assert.Equal(1L, r.Call("DBSIZE"));
+    }
+
+    [Fact]
+    public void ReplicaofRepliesAndErrors()
+    {
+        using var master = new ReplNode(NodeKind.Ours);
+        using var node = new ReplNode(NodeKind.Ours);
+        using var c = node.Connect();
+        Assert.Equal("OK", c.Call("REPLICAOF", "NO", "ONE"));
+        Assert.Equal("ERR Invalid master port", Assert.IsType<RespError>(c.Call("REPLICAOF", "127.0.0.1", "70000")).Message);
+        Assert.Equal("ERR Invalid master port", Assert.IsType<RespError>(c.Call("SLAVEOF", "127.0.0.1", "abc")).Message);
+        Assert.Equal("OK", c.Call("SLAVEOF", "127.0.0.1", master.Port.ToString()));
+        Assert.Equal("OK Already connected to specified master", c.Call("REPLICAOF", "127.0.0.1", master.Port.ToString()));
+        WaitFor(() => LinkUp(c), "link up");
+        Assert.Equal("127.0.0.1 " + master.Port, ((object?[])c.Call("CONFIG", "GET", "replicaof")!)[1]);
+        Assert.Equal("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+            Assert.IsType<RespError>(c.Call("WAIT", "1", "0")).Message);
+        Assert.Equal("OK", c.Call("replicaof", "no", "one"));
+        Assert.Contains("MASTER MODE enabled (user request from", node.Log);
+        Assert.Equal("OK", c.Call("SET", "writable", "again"));
+        Assert.Equal("master", ((object?[])c.Call("ROLE")!)[0]);
+    }
+}

@@ -345,6 +345,7 @@ public sealed partial class RedisServer
     {
         long now = NowMs;
         WaitersCheck();
+        FailoverCron();
         if (now - _lastReplCronMs < ReplicationCronPeriodMs) return;
         _lastReplCronMs = now;
         ReplicaCron();
@@ -355,7 +356,8 @@ public sealed partial class RedisServer
         }
         _noReplicasSinceMs = 0;
         // Pings keep the stream moving so that replicas can tell a dead master from a quiet one.
-        if (!IsReplica && Config.ReplPingReplicaPeriod > 0 && now - _lastReplPingMs >= Config.ReplPingReplicaPeriod * 1000)
+        // No pings while a failover holds writes: the replicas must be able to match our offset.
+        if (!IsReplica && Failover == FailoverState.None && Config.ReplPingReplicaPeriod > 0 && now - _lastReplPingMs >= Config.ReplPingReplicaPeriod * 1000)
         {
             _lastReplPingMs = now;
             FeedReplicationStream(StreamPing);

@@ -67,7 +67,17 @@ public sealed partial class RedisServer : IKeyspaceHooks
 
     // ---- IKeyspaceHooks --------------------------------------------------
 
-    public bool IsReplica { get; set; }
+    public bool IsReplica
+    {
+        get => _isReplica;
+        set
+        {
+            _isReplica = value;
+            // Log lines carry the role: S for a replica, M for a master.
+            Log.Role = value ? 'S' : 'M';
+        }
+    }
+    private bool _isReplica;
 
     public void OnKeyExpired(Database db, byte[] key)
     {

@@ -244,4 +244,61 @@ public sealed class ReplicaSideTests
         Assert.Equal("OK", c.Call("SET", "writable", "again"));
         Assert.Equal("master", ((object?[])c.Call("ROLE")!)[0]);
     }
+
+    [Theory]
+    [InlineData(NodeKind.Ours, NodeKind.Ours)]
+    [InlineData(NodeKind.Ours, NodeKind.Real)]
+    [InlineData(NodeKind.Real, NodeKind.Ours)]
+    public void FailoverHandsOverWithoutFullResync(NodeKind masterKind, NodeKind replicaKind)
+    {
+        using var master = new ReplNode(masterKind, "--repl-diskless-sync-delay", "0");
+        using var replica = new ReplNode(replicaKind, ReplicaOf(master));
+        using var m = master.Connect();
+        using var r = replica.Connect();
+        WaitFor(() => LinkUp(r), "link up");
+        WriteEveryType(m, "pre");
+        Assert.Equal("OK", m.Call("FAILOVER", "TO", "127.0.0.1", replica.Port.ToString(), "TIMEOUT", "10000"));
+        WaitFor(() => Info(r, "role") == "master" && LinkUp(m), "roles swapped");
+        WaitFor(() => Info(m, "master_failover_state") == "no-failover", "failover finished");
+        Assert.Equal("READONLY You can't write against a read only replica.", Assert.IsType<RespError>(m.Call("SET", "k", "v")).Message);
+        r.Call("SET", "after-failover", "1");
+        WaitFor(() => Equals(m.Call("GET", "after-failover"), "1"), "old master follows");
+        Assert.Equal("0", Info(r, "sync_full", "stats"));
+        Assert.Equal("1", Info(r, "sync_partial_ok", "stats"));
+        AssertSameData(r, m);
+    }
+
+    [Fact]
+    public void FailoverErrors()
+    {
+        using var master = new ReplNode(NodeKind.Ours, "--repl-diskless-sync-delay", "0");
+        using var m = master.Connect();
+        Assert.Equal("ERR FAILOVER requires connected replicas.", Assert.IsType<RespError>(m.Call("FAILOVER")).Message);
+        Assert.Equal("ERR No failover in progress.", Assert.IsType<RespError>(m.Call("FAILOVER", "ABORT")).Message);
+        Assert.Equal("ERR FAILOVER timeout must be greater than 0", Assert.IsType<RespError>(m.Call("FAILOVER", "TIMEOUT", "0")).Message);
+        Assert.Equal("ERR syntax error", Assert.IsType<RespError>(m.Call("FAILOVER", "BOGUS")).Message);
+        using var replica = new ReplNode(NodeKind.Ours, ReplicaOf(master));
+        using var r = replica.Connect();
+        WaitFor(() => LinkUp(r), "link up");
+        Assert.Equal("ERR FAILOVER is not valid when server is a replica.", Assert.IsType<RespError>(r.Call("FAILOVER")).Message);
+        Assert.Equal("ERR FAILOVER with force option requires both a timeout and target HOST and IP.", Assert.IsType<RespError>(m.Call("FAILOVER", "FORCE")).Message);
+        Assert.Equal("ERR FAILOVER target HOST and PORT is not a replica.", Assert.IsType<RespError>(m.Call("FAILOVER", "TO", "127.0.0.1", "1")).Message);
+        // A replica that cannot catch up (stopped) makes the failover time out and writes resume.
+        replica.Signal("STOP");
+        try
+        {
+            m.Call("SET", "unacked", "1");
+            Assert.Equal("OK", m.Call("FAILOVER", "TIMEOUT", "300"));
+            Assert.Equal("waiting-for-sync", Info(m, "master_failover_state"));
+            Assert.Equal("ERR FAILOVER already in progress.", Assert.IsType<RespError>(m.Call("FAILOVER")).Message);
+            Assert.Equal("ERR REPLICAOF not allowed while failing over.", Assert.IsType<RespError>(m.Call("REPLICAOF", "NO", "ONE")).Message);
+            WaitFor(() => Info(m, "master_failover_state") == "no-failover", "failover timed out", 10);
+            WaitFor(() => master.Log.Contains("aborted: Replica never caught up before timeout"), "abort logged");
+            Assert.Equal("OK", m.Call("SET", "writable", "1"));
+            Assert.Equal("OK", m.Call("FAILOVER"));
+            Assert.Equal("OK", m.Call("FAILOVER", "ABORT"));
+            Assert.Equal("master", Info(m, "role"));
+        }
+        finally { replica.Signal("CONT"); }
+    }
 }

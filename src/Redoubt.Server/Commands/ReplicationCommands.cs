@@ -15,6 +15,7 @@ public static class ReplicationCommands
         t.Bind("wait", Wait);
         t.Bind("replicaof", ReplicaOf);
         t.Bind("slaveof", ReplicaOf);
+        t.Bind("failover", Failover);
     }
 
     internal static void Attach(RedisServer server)
@@ -122,12 +123,9 @@ public static class ReplicationCommands
             c.Reply.Error("value is not an integer or out of range");
             return;
         }
-        if (c.Argc > 3 && c.ArgIs(3, "failover"u8))
+        if (c.Argc > 3 && c.ArgIs(3, "failover"u8) && c.Server.AcceptFailoverPsync(c, Encoding.ASCII.GetString(c.Arg(1))) is string refused)
         {
-            var own = c.Server.ReplicationStatus.ReplId;
-            c.Reply.Error(Encoding.ASCII.GetString(c.Arg(1)) == own
-                ? "ERR PSYNC FAILOVER can't be sent to a master."
-                : "ERR PSYNC FAILOVER replid must match my replid.");
+            c.Reply.Error(refused);
             return;
         }
         c.Server.ReplicaSync(c, psync: true, Encoding.ASCII.GetString(c.Arg(1)), offset);
@@ -223,6 +221,100 @@ public static class ReplicationCommands
         }
         server.SetMaster(host, (int)port);
         server.Log.Notice($"REPLICAOF {host}:{port} enabled (user request from '{server.ClientInfoString(c)}')");
+        c.Reply.Ok();
+    }
+
+    /// <summary>FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms].</summary>
+    private static void Failover(Client c)
+    {
+        var server = c.Server;
+        if (server.ClusterEnabled)
+        {
+            c.Reply.Error("FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead.");
+            return;
+        }
+        if (c.Argc == 2 && c.ArgIs(1, "abort"u8))
+        {
+            if (server.Failover == FailoverState.None)
+            {
+                c.Reply.Error("No failover in progress.");
+                return;
+            }
+            server.AbortFailover("Failover manually aborted");
+            c.Reply.Ok();
+            return;
+        }
+        string? host = null;
+        long port = 0, timeoutMs = 0;
+        bool force = false;
+        for (int j = 1; j < c.Argc; j++)
+        {
+            if (c.ArgIs(j, "timeout"u8) && j + 1 < c.Argc && timeoutMs == 0)
+            {
+                if (!NumberParser.TryParseInt64(c.Arg(j + 1), out timeoutMs))
+                {
+                    c.Reply.Error("value is not an integer or out of range");
+                    return;
+                }
+                if (timeoutMs <= 0)
+                {
+                    c.Reply.Error("FAILOVER timeout must be greater than 0");
+                    return;
+                }
+                j++;
+            }
+            else if (c.ArgIs(j, "to"u8) && j + 2 < c.Argc && host is null)
+            {
+                if (!NumberParser.TryParseInt64(c.Arg(j + 2), out port))
+                {
+                    c.Reply.Error("value is not an integer or out of range");
+                    return;
+                }
+                host = c.ArgString(j + 1);
+                j += 2;
+            }
+            else if (c.ArgIs(j, "force"u8) && !force) force = true;
+            else
+            {
+                c.Reply.Error("syntax error");
+                return;
+            }
+        }
+        if (server.Failover != FailoverState.None)
+        {
+            c.Reply.Error("FAILOVER already in progress.");
+            return;
+        }
+        if (server.Config.MasterHost != null)
+        {
+            c.Reply.Error("FAILOVER is not valid when server is a replica.");
+            return;
+        }
+        if (server.Replicas.Count == 0)
+        {
+            c.Reply.Error("FAILOVER requires connected replicas.");
+            return;
+        }
+        if (force && (timeoutMs == 0 || host is null))
+        {
+            c.Reply.Error("FAILOVER with force option requires both a timeout and target HOST and IP.");
+            return;
+        }
+        if (host != null)
+        {
+            var target = server.FindReplica(host, (int)port);
+            if (target is null)
+            {
+                c.Reply.Error("FAILOVER target HOST and PORT is not a replica.");
+                return;
+            }
+            if (target.State != Replication.ReplicaState.Online)
+            {
+                c.Reply.Error("FAILOVER target replica is not online.");
+                return;
+            }
+        }
+        server.StartFailover(host, (int)port, timeoutMs, force);
         c.Reply.Ok();
     }
 }

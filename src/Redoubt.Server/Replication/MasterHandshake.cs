@@ -143,6 +143,7 @@ public sealed class MasterHandshake
 
         string masterId = "?";
         long masterOffset = -1;
+        _server.FailoverPsyncAnswered(this, reply.StartsWith("+FULLRESYNC") || reply.StartsWith("+CONTINUE"));
         if (reply.StartsWith("+FULLRESYNC"))
         {
             var parts = reply.Split(' ');

@@ -59,6 +59,7 @@ public sealed partial class RedisServer
     private void DatabasesCron()
     {
         if (ActiveExpireEnabled && !IsReplica && !Pause.Active) ActiveExpire();
+        else if (IsReplica) ExpireOwnReplicaKeys();
         foreach (var db in Databases) db.Maintain();
     }
 

@@ -35,6 +35,50 @@ public sealed partial class RedisServer
     private readonly MemoryStream _unappliedStream = new();
     private bool _ackAfterCommand;
 
+    /// <summary>The master's commands apply to keys even when they look expired here: only the master expires them.</summary>
+    public bool ApplyingMasterStream => CurrentClient is { } c && (c.Flags & ClientFlags.Master) != 0;
+
+    /// <summary>A write on a writable replica deletes the expired keys it touches (locally).</summary>
+    public bool DeleteExpiredOnReplica => !Config.ReplicaReadOnly && CurrentClient is { } c && (c.Flags & ClientFlags.Master) == 0
+        && c.Cmd is { } cmd && cmd.Has(Redoubt.Server.Commands.CommandFlags.Write);
+
+    // Keys a writable replica's own clients gave a TTL, with the databases they are in (a bit per db):
+    // the master will never send their DEL, so the replica expires them itself.
+    private readonly Dictionary<byte[], ulong> _ownKeysWithExpire = new(Storage.ByteArrayComparer.Instance);
+
+    public void OnExpireSet(Storage.Database db, int slot)
+    {
+        if (Config.MasterHost is null || Config.ReplicaReadOnly || db.Id >= 64) return;
+        if (CurrentClient is not { } c || (c.Flags & ClientFlags.Master) != 0) return;
+        var key = Storage.KeyTable.KeyOf(db.ObjectAt(slot)).ToArray();
+        _ownKeysWithExpire.TryGetValue(key, out ulong dbs);
+        _ownKeysWithExpire[key] = dbs | (1UL << db.Id);
+    }
+
+    /// <summary>Redis's expireSlaveKeys: the replica's own keys with a TTL are deleted when due.</summary>
+    private void ExpireOwnReplicaKeys()
+    {
+        if (_ownKeysWithExpire.Count == 0) return;
+        if (Config.MasterHost is null)
+        {
+            _ownKeysWithExpire.Clear();
+            return;
+        }
+        List<byte[]>? done = null;
+        foreach (var (key, dbs) in _ownKeysWithExpire.ToArray())
+        {
+            ulong left = 0;
+            for (int id = 0; id < Databases.Length && id < 64; id++)
+            {
+                if ((dbs & (1UL << id)) == 0) continue;
+                if (Databases[id].ExpireOwnKeyIfDue(key)) left |= 1UL << id;
+            }
+            if (left == 0) (done ??= new()).Add(key);
+            else _ownKeysWithExpire[key] = left;
+        }
+        if (done != null) foreach (var k in done) _ownKeysWithExpire.Remove(k);
+    }
+
     private static readonly byte[] MasterDownError = "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."u8.ToArray();
 
     /// <summary>At start-up: a configured replicaof, continuing from the RDB's replication facts when it has them.</summary>

@@ -301,4 +301,28 @@ public sealed class ReplicaSideTests
         }
         finally { replica.Signal("CONT"); }
     }
+
+    [Fact]
+    public void DebugDigestOfEveryTypeMatchesRealRedis()
+    {
+        // Replication tests (ours and Redis's own) compare datasets with DEBUG DIGEST.
+        using var ours = new ReplNode(NodeKind.Ours);
+        using var real = new ReplNode(NodeKind.Real);
+        using var a = ours.Connect();
+        using var b = real.Connect();
+        foreach (var c in new[] { a, b })
+        {
+            c.Call("SADD", "s", "a", "b", "1", "2");
+            c.Call("SADD", "si", "1", "2", "3");
+            c.Call("ZADD", "z", "1", "a", "2.5", "b", "1e300", "c");
+            c.Call(new object[] { "ZADD", "zbig" }.Concat(Enumerable.Range(0, 200).SelectMany(i => new object[] { (i * 0.5).ToString(System.Globalization.CultureInfo.InvariantCulture), "m" + i })).ToArray());
+            c.Call("HSET", "h", "f", "v", "g", "w");
+            c.Call(new object[] { "HSET", "hbig" }.Concat(Enumerable.Range(0, 200).SelectMany(i => new object[] { "f" + i, "v" + i })).ToArray());
+            c.Call("RPUSH", "l", "x", "y");
+            c.Call("SET", "str", "v", "EX", "100");
+        }
+        Assert.Equal(b.Call("DEBUG", "DIGEST"), a.Call("DEBUG", "DIGEST"));
+        Assert.Equal(b.Call("DEBUG", "DIGEST-VALUE", "s", "si", "z", "zbig", "h", "hbig", "l", "str"),
+                     a.Call("DEBUG", "DIGEST-VALUE", "s", "si", "z", "zbig", "h", "hbig", "l", "str"));
+    }
 }

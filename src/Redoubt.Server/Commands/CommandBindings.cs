@@ -42,5 +42,6 @@ public static class CommandBindings
         Persistence.RdbStreamAdapter.Attach(server);
         ReplicationCommands.Bind(t);
         ReplicationCommands.Attach(server);
+        server.AttachDigests();
     }
 }

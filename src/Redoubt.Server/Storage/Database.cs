@@ -7,6 +7,12 @@ public interface IKeyspaceHooks
 {
     /// <summary>True on a replica: expired keys are hidden but only the master deletes them.</summary>
     bool IsReplica { get; }
+    /// <summary>True while the master's stream is applied: its commands see keys whether or not they expired.</summary>
+    bool ApplyingMasterStream => false;
+    /// <summary>True while a write runs on a writable replica: an expired key it finds is deleted first (Redis's force-delete rule).</summary>
+    bool DeleteExpiredOnReplica => false;
+    /// <summary>An expire was set on a key (a writable replica tracks the keys its own clients gave a TTL).</summary>
+    void OnExpireSet(Database db, int slot) { }
     /// <summary>Current LRU/LFU stamp for a key just accessed.</summary>
     int AccessStamp(int previousMeta);
     /// <summary>LRU/LFU stamp of a key just created (under LFU a new key starts with a small count).</summary>
@@ -86,7 +92,11 @@ public sealed partial class Database
         ref var e = ref _keys.At(slot);
         if ((e.Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long when) && when < NowMs())
         {
-            if (_hooks.IsReplica) return seeExpired ? slot : -1;
+            if (_hooks.IsReplica)
+            {
+                if (seeExpired || _hooks.ApplyingMasterStream) return slot;
+                if (!_hooks.DeleteExpiredOnReplica) return -1;
+            }
             if (_hooks.ExpiryPaused) return -1;
             ExpireSlot(slot);
             return -1;
@@ -217,6 +227,21 @@ public sealed partial class Database
         _expires.Set(slot, whenMs);
         _keys.At(slot).Meta |= KeyTable.HasExpireBit;
         Version++;
+        _hooks.OnExpireSet(this, slot);
+    }
+
+    /// <summary>
+    /// Deletes <paramref name="key"/> if its time has passed, whatever the role (a writable replica's own
+    /// keys). Returns false when the key is gone or has no expire any more (nothing left to watch).
+    /// </summary>
+    public bool ExpireOwnKeyIfDue(ReadOnlySpan<byte> key)
+    {
+        int slot = _keys.Find(key);
+        if (slot < 0 || (_keys.At(slot).Meta & KeyTable.HasExpireBit) == 0 || !_expires.TryGet(slot, out long when)) return false;
+        if (when >= NowMs()) return true;
+        Snap?.Touch(slot);
+        ExpireSlot(slot);
+        return false;
     }
 
     public bool RemoveExpire(int slot)

@@ -148,7 +148,8 @@ lib_start_server() {
       LIB_CMD=("${c[@]}")
     fi
     LIB_LOG="$logdir/$kind-$LIB_PORT.log"
-    "${LIB_CMD[@]}" >"$LIB_LOG" 2>&1 </dev/null &
+    # LIB_EXTRA_ARGS (an array) adds arguments; LIB_WORKDIR runs the server in that directory.
+    ( cd "${LIB_WORKDIR:-.}" && exec "${LIB_CMD[@]}" ${LIB_EXTRA_ARGS[@]+"${LIB_EXTRA_ARGS[@]}"} ) >"$LIB_LOG" 2>&1 </dev/null &
     LIB_PID=$!
     LIB_PIDS+=("$LIB_PID")
     if lib_wait_ready "$LIB_PID" "$LIB_PORT" "${LIB_START_TIMEOUT:-120}"; then

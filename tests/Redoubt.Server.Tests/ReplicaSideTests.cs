@@ -325,4 +325,27 @@ public sealed class ReplicaSideTests
         Assert.Equal(b.Call("DEBUG", "DIGEST-VALUE", "s", "si", "z", "zbig", "h", "hbig", "l", "str"),
                      a.Call("DEBUG", "DIGEST-VALUE", "s", "si", "z", "zbig", "h", "hbig", "l", "str"));
     }
+
+    [Theory]
+    [InlineData(NodeKind.Ours)]
+    [InlineData(NodeKind.Real)]
+    public void SlowReplicaOverItsOutputBufferLimitIsDroppedAndResyncs(NodeKind kind)
+    {
+        using var master = new ReplNode(NodeKind.Ours, "--repl-diskless-sync-delay", "0", "--client-output-buffer-limit", "replica 1mb 0 0");
+        using var replica = new ReplNode(kind, ReplicaOf(master));
+        using var m = master.Connect();
+        using var r = replica.Connect();
+        WaitFor(() => LinkUp(r), "link up");
+        replica.Signal("STOP");
+        try
+        {
+            // More than the socket buffers and the 1 MB limit can hold while the replica does not read.
+            var value = new string('x', 100_000);
+            for (int i = 0; i < 300; i++) m.Call("SET", $"big{i}", value);
+            WaitFor(() => master.Log.Contains("scheduled to be closed ASAP for overcoming of output buffer limits"), "replica dropped");
+        }
+        finally { replica.Signal("CONT"); }
+        WaitFor(() => LinkUp(r) && Equals(r.Call("GET", "big299"), new string('x', 100_000)), "replica resynced", 60);
+        Assert.Equal(300L, r.Call("DBSIZE"));
+    }
 }

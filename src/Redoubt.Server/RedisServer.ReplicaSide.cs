@@ -84,7 +84,12 @@ public sealed partial class RedisServer
     /// <summary>At start-up: a configured replicaof, continuing from the RDB's replication facts when it has them.</summary>
     internal void StartReplicaOfAtStartup()
     {
-        if (Config.MasterHost is null) return;
+        _lastReplPingMs = NowMs;
+        if (Config.MasterHost is null)
+        {
+            ContinueHistoryAsMaster();
+            return;
+        }
         IsReplica = true;
         AttachReplication();
         if (LastRdbLoad is { ReplId: { } id } load && load.ReplOffset >= 0)
@@ -100,6 +105,28 @@ public sealed partial class RedisServer
         _linkDownSinceMs = 0;
     }
 
+    /// <summary>
+    /// A master restarted from an RDB that recorded its replication history keeps it as replid2, so its
+    /// replicas continue with a partial resync; the keys that expired meanwhile go to them as deletions.
+    /// </summary>
+    private void ContinueHistoryAsMaster()
+    {
+        if (LastRdbLoad is not { ReplId: { } id } load || load.ReplOffset < 0) return;
+        var r = ReplicationStatus;
+        r.ReplId2 = id;
+        r.SecondReplOffset = load.ReplOffset + 1;
+        r.MasterReplOffset = load.ReplOffset;
+        Backlog = new ReplicationBacklog(Config.ReplBacklogSize);
+        Backlog.Reset(load.ReplOffset + 1);
+        _feeder = new BacklogFeeder(this);
+        Propagation.Subscribe(_feeder);
+        AttachReplication();
+        _noReplicasSinceMs = NowMs;
+        var del = DeletionName(Config.LazyfreeLazyExpire);
+        foreach (var (db, key) in load.ExpiredKeys) Propagation.Add(db, [del, key], Redoubt.Server.Propagation.PropagationTarget.Replication);
+        SyncBacklogStatus();
+    }
+
     // ---- REPLICAOF ------------------------------------------------------------------------------------
 
     /// <summary>REPLICAOF host port: follow a (new) master. A master caches its own history to PSYNC from.</summary>
@@ -107,7 +134,8 @@ public sealed partial class RedisServer
     {
         bool wasMaster = Config.MasterHost is null;
         Config.MasterHost = null;
-        if (MasterClient is { } old) DropMasterClient(old, cache: false);
+        // The link to the old master is cached: the new one may share its history (PSYNC2).
+        if (MasterClient is { } old) DropMasterClient(old, cache: true, reconnect: false);
         UnblockAllForRoleChange();
         Config.MasterHost = host;
         Config.MasterPort = port;
@@ -133,7 +161,7 @@ public sealed partial class RedisServer
     {
         if (Config.MasterHost is null) return;
         Config.MasterHost = null;
-        if (MasterClient is { } old) DropMasterClient(old, cache: false);
+        if (MasterClient is { } old) DropMasterClient(old, cache: false, reconnect: false);
         DiscardCachedMaster();
         CancelHandshake();
         ShiftReplicationId();
@@ -394,25 +422,25 @@ public sealed partial class RedisServer
     private void MasterClientGone(Client c)
     {
         if (c != MasterClient) return;
-        DropMasterClient(c, cache: Config.MasterHost != null);
+        DropMasterClient(c, cache: Config.MasterHost != null, reconnect: true);
     }
 
-    private void DropMasterClient(Client c, bool cache)
+    private void DropMasterClient(Client c, bool cache, bool reconnect)
     {
         MasterClient = null;
         if (Clients.ContainsKey(c.Id)) c.Connection.CloseAsync();
-        if (Config.MasterHost != null || cache)
-        {
-            Log.Notice("Connection with master lost.");
-            if (cache) Log.Notice("Caching the disconnected master state.");
-        }
         if (cache)
         {
+            Log.Notice("Connection with master lost.");
+            Log.Notice("Caching the disconnected master state.");
             _cachedMasterId = ReplicationStatus.ReplId;
             _cachedMasterOffset = ReplicationStatus.MasterReplOffset;
             _cachedMasterDb = c.Db.Id;
             LinkStateNow = MasterLinkState.Connect;
             _linkDownSinceMs = NowMs;
+        }
+        if (reconnect && Config.MasterHost != null)
+        {
             Log.Notice($"Reconnecting to MASTER {Config.MasterHost}:{Config.MasterPort}");
             StartHandshake();
         }

@@ -12,6 +12,8 @@ public sealed class RdbLoadResult
     public int ReplStreamDb = -1;
     public bool AofBase;
     public long KeysLoaded, KeysExpired;
+    /// <summary>Keys dropped because they had expired (a master propagates their deletion after a restart).</summary>
+    public readonly List<(int Db, byte[] Key)> ExpiredKeys = new();
     /// <summary>Bytes the RDB took (header to checksum): where what follows it starts.</summary>
     public long ConsumedBytes;
     public readonly List<(string Key, string Value)> Aux = new();
@@ -50,6 +52,9 @@ public sealed class RdbLoadException(string message, long offset, bool shortRead
 /// </summary>
 public static class RdbLoader
 {
+    /// <summary>At most this many expired keys are remembered for propagation (beyond, replicas resync fully anyway).</summary>
+    private const int MaxExpiredKeysKept = 1_000_000;
+
     /// <summary>
     /// Loads the RDB file at <paramref name="path"/> (start-up, DEBUG RELOAD, an AOF's RDB base). Must be
     /// called without holding the server lock. Throws <see cref="RdbLoadException"/> on corruption.
@@ -177,6 +182,7 @@ public static class RdbLoader
                 if (!server.IsReplica && (flags & RdbLoadFlags.AofPreamble) == 0 && thisExpire != -1 && thisExpire < now)
                 {
                     result.KeysExpired++;
+                    if (result.ExpiredKeys.Count < MaxExpiredKeysKept) result.ExpiredKeys.Add((db.Id, keyArray ?? KeyTable.KeyOf(value).ToArray()));
                     continue;
                 }
                 var key = KeyTable.KeyOf(value);

@@ -45,9 +45,16 @@ public sealed class MasterHandshake
         try { failure = RunSteps(); }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
-            failure = _server.LinkState(this) == MasterLinkState.Transfer
-                ? $"I/O error trying to sync with MASTER: {Describe(e)}"
-                : $"Master did not respond to command during SYNC handshake";
+            // A read that waited repl-timeout (or the 5 s of a handshake reply) is Redis's cron timeout.
+            bool timedOut = (e as SocketException ?? e.InnerException as SocketException)?.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock;
+            bool transfer = _server.LinkState(this) == MasterLinkState.Transfer;
+            failure = (transfer, timedOut) switch
+            {
+                (true, true) => "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.",
+                (true, false) => $"I/O error trying to sync with MASTER: {Describe(e)}",
+                (false, true) => "Timeout connecting to the MASTER...",
+                _ => "Master did not respond to command during SYNC handshake",
+            };
         }
         if (failure != null)
         {

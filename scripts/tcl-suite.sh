@@ -46,6 +46,8 @@ options:
   --redoubt PATH      our launcher (default: ./redoubt of this checkout)
   --out DIR           where logs go (default: a new directory under \${TMPDIR:-/tmp}, kept)
   --failures N        failing test names to list per file and server (default 10; 0: none)
+  --runtest-arg A     pass A on to runtest (repeatable), e.g. --runtest-arg --skiptest
+                      --runtest-arg '/functions' to leave out tests that need a missing feature
   -h, --help          this text
 
 Exit status: 0 when every file ran to its end (whatever it counted), 1 when a file timed out,
@@ -54,7 +56,7 @@ EOF
 }
 
 src="${REDIS_SRC:-}" mode=external compare=0 per_test_timeout=120 file_timeout=900
-real_server="redis-server" out="" max_failures=10 units=()
+real_server="redis-server" out="" max_failures=10 units=() extra_runtest_args=()
 export REDOUBT="${REDOUBT:-$root/redoubt}"
 while (($#)); do
   case "$1" in
@@ -68,6 +70,7 @@ while (($#)); do
     --redoubt) REDOUBT="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --failures) max_failures="$2"; shift 2 ;;
+    --runtest-arg) extra_runtest_args+=("$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) usage >&2; echo "error: unknown option: $1" >&2; exit 2 ;;
     *)
@@ -166,7 +169,7 @@ spawn_fatal() {
 run_file() {
   local target="$1" unit="$2" how="$3" log="$4" dir="${suite_dir[$1]}" args rc=0 spid="" sport=""
   R_NOTE="" R_FAIL=0
-  args=(--single "$unit" "${fair_flags[@]}")
+  args=(--single "$unit" "${fair_flags[@]}" ${extra_runtest_args[@]+"${extra_runtest_args[@]}"})
   if [[ "$how" == external ]]; then
     if ! lib_start_server "$(lib_kind "$target")" "$out/servers"; then
       R_OK=0 R_ERR=0 R_EXC=0 R_NOTE="server did not start" R_FAIL=1

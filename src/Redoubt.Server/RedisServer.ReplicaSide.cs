@@ -152,6 +152,8 @@ public sealed partial class RedisServer
         }
         LinkStateNow = MasterLinkState.Connect;
         _linkDownSinceMs = 0;
+        // A replica takes the replica class of oom-score-adj-values.
+        Redoubt.Server.Config.OomScoreAdjust.Apply(Config, Log);
         Log.Notice($"Connecting to MASTER {host}:{port}");
         StartHandshake();
     }
@@ -173,6 +175,7 @@ public sealed partial class RedisServer
         _noReplicasSinceMs = NowMs;
         // The next write we propagate starts with a SELECT.
         if (_feeder != null) Propagation.ResetSelectedDb(_feeder);
+        Redoubt.Server.Config.OomScoreAdjust.Apply(Config, Log);
         if (Config.AppendOnly && AofState == AofState.Off) OnAppendOnlyChanged();
     }
 

@@ -78,6 +78,25 @@ public sealed class MasterHandshake
         if (!_server.LinkStep(this, MasterLinkState.Connecting)) return null;
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         _socket = socket;
+        // bind-source-addr: the address our side of the link uses (Redis binds before connecting).
+        if (_server.Config.BindSourceAddr is { Length: > 0 } source)
+        {
+            try
+            {
+                var addr = System.Net.IPAddress.Parse(source);
+                if (addr.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+                {
+                    socket.Dispose();
+                    socket = new Socket(System.Net.Sockets.AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    _socket = socket;
+                }
+                socket.Bind(new System.Net.IPEndPoint(addr, 0));
+            }
+            catch (Exception e) when (e is FormatException or SocketException)
+            {
+                return $"Unable to connect to MASTER: {e.Message}";
+            }
+        }
         if (_cancelled) { socket.Dispose(); return null; }
         try
         {

@@ -311,9 +311,14 @@ public sealed partial class RedisServer
         }
     }
 
-    /// <summary>The RDB of a full resync is on disk: replace the dataset with it and start the stream.</summary>
+    /// <summary>
+    /// The RDB of a full resync is on disk: replace the dataset with it and start the stream. The load
+    /// runs on the handshake thread and lets clients in now and then (they get -LOADING), as Redis
+    /// answers them while it loads.
+    /// </summary>
     internal bool FullSyncReceived(MasterHandshake h, string tempFile, string masterId, long masterOffset, Socket socket, byte[] leftover)
     {
+        bool aofWasOn;
         lock (Sync)
         {
             if (h != _handshake || h.Cancelled)
@@ -325,7 +330,7 @@ public sealed partial class RedisServer
             _cachedMasterId = null;
             DisconnectReplicas();
             FreeBacklogForNewHistory();
-            bool aofWasOn = AofState != AofState.Off;
+            aofWasOn = AofState != AofState.Off;
             if (aofWasOn) StopAppendOnly();
             Log.Notice("MASTER <-> REPLICA sync: Flushing old data");
             foreach (var db in Databases)
@@ -335,23 +340,32 @@ public sealed partial class RedisServer
             }
             RaiseDbFlushed(-1);
             Log.Notice("MASTER <-> REPLICA sync: Loading DB in memory");
-            RdbLoadResult result;
-            try
+            PersistenceStatus.Loading = true;
+        }
+        RdbLoadResult? result = null;
+        string? error = null;
+        try { result = RdbLoader.LoadFile(this, tempFile); }
+        catch (Exception e) when (e is RdbLoadException or IOException) { error = e.Message; }
+        lock (Sync)
+        {
+            PersistenceStatus.Loading = false;
+            if (result is null || h != _handshake || h.Cancelled)
             {
-                var data = File.ReadAllBytes(tempFile);
-                result = RdbLoader.Load(this, data, 0, data.Length, RdbLoadFlags.None, lockHeld: true);
-            }
-            catch (Exception e) when (e is RdbLoadException or IOException)
-            {
-                Log.Warning($"Failed trying to load the MASTER synchronization DB from disk: {e.Message}");
-                foreach (var db in Databases) db.Clear();
+                if (result is null)
+                {
+                    Log.Warning($"Failed trying to load the MASTER synchronization DB from disk: {error}");
+                    foreach (var db in Databases) db.Clear();
+                }
                 try { File.Delete(tempFile); } catch (Exception) { }
-                _handshake = null;
-                ResetTransferStats();
-                LinkStateNow = MasterLinkState.Connect;
+                if (h == _handshake)
+                {
+                    _handshake = null;
+                    ResetTransferStats();
+                    if (Config.MasterHost != null) LinkStateNow = MasterLinkState.Connect;
+                }
+                if (aofWasOn && Config.AppendOnly && AofState == AofState.Off) OnAppendOnlyChanged();
                 return false;
             }
-            finally { PersistenceStatus.Loading = false; }
             try { File.Move(tempFile, Config.DbFilename, overwrite: true); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -348,4 +348,20 @@ public sealed class ReplicaSideTests
         WaitFor(() => LinkUp(r) && Equals(r.Call("GET", "big299"), new string('x', 100_000)), "replica resynced", 60);
         Assert.Equal(300L, r.Call("DBSIZE"));
     }
+
+    [Fact]
+    public void ClientsGetLoadingWhileTheReplicaLoadsTheMastersRdb()
+    {
+        using var master = new ReplNode(NodeKind.Ours, "--repl-diskless-sync-delay", "0");
+        using (var m = master.Connect()) m.Call("DEBUG", "POPULATE", "3000");
+        // A millisecond a key: the load takes about three seconds.
+        using var replica = new ReplNode(NodeKind.Ours, "--key-load-delay", "1000", "--loading-process-events-interval-bytes", "1024");
+        using var r = replica.Connect();
+        r.Call("REPLICAOF", "127.0.0.1", master.Port.ToString());
+        WaitFor(() => r.Call("GET", "key:1") is RespError { Message: var e } && e.StartsWith("LOADING"), "LOADING while the RDB loads");
+        Assert.Equal("1", Info(r, "loading", "persistence"));
+        WaitFor(() => LinkUp(r), "link up after the load", 60);
+        Assert.Equal(3000L, r.Call("DBSIZE"));
+        Assert.Equal("0", Info(r, "loading", "persistence"));
+    }
 }

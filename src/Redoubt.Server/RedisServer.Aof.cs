@@ -60,6 +60,9 @@ public sealed partial class RedisServer
 
     private string AofDir => Config.AppendDirname;
 
+    /// <summary>An AOF replaying (or an RDB loading) sees keys whether or not they expired: Redis expires nothing while loading.</summary>
+    public bool LoadingDataset => PersistenceStatus.Loading;
+
     /// <summary>Where appends accumulate between turning the AOF on and its first rewrite completing.</summary>
     private string TempIncrName => "temp-" + Config.AppendFilename + ".incr";
 
@@ -92,6 +95,7 @@ public sealed partial class RedisServer
         LoadManifestFromDisk();
         if (!Config.AppendOnly) return;
         AofState = AofState.On;
+        UpgradeOldStyleAof();
         long start = Stopwatch.GetTimestamp();
         var result = LoadAppendOnlyFiles(_aofManifest, out long totalSize, out long baseSize);
         if (result is AofLoadResult.Failed or AofLoadResult.OpenError)
@@ -110,6 +114,38 @@ public sealed partial class RedisServer
     {
         Environment.Exit(1);
         throw new InvalidOperationException("unreachable");
+    }
+
+    /// <summary>
+    /// An appendonly.aof from before Redis 7 (one file in the data directory, no manifest) becomes the
+    /// base of a multi-part AOF: the directory and a manifest naming it are created and the file moved
+    /// in, as Redis 7 does on start-up (also when a previous attempt left the manifest but not the move).
+    /// </summary>
+    private void UpgradeOldStyleAof()
+    {
+        string name = Config.AppendFilename;
+        if (!File.Exists(name)) return;
+        var m = _aofManifest;
+        bool upgrade = !Directory.Exists(AofDir)
+            || (m.Base is null && m.Incr.Count == 0)
+            || (m.Base != null && m.Incr.Count == 0 && m.Base.Name == name && !File.Exists(Path.Combine(AofDir, name)));
+        if (!upgrade) return;
+        try { Directory.CreateDirectory(AofDir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Can't open or create append-only dir {AofDir}: {Errno.Describe(e)}");
+            ExitAtStartup();
+        }
+        var upgraded = new AofManifest { Base = new AofFileInfo(name, 1, 'b'), CurrentBaseSeq = 1 };
+        if (!PersistManifest(upgraded)) ExitAtStartup();
+        try { File.Move(name, Path.Combine(AofDir, name)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Error trying to move the old AOF file {name} into dir {AofDir}: {Errno.Describe(e)}");
+            ExitAtStartup();
+        }
+        _aofManifest = upgraded;
+        Log.Notice($"Successfully migrated an old-style AOF file ({name}) into the AOF directory ({AofDir}).");
     }
 
     private void LoadManifestFromDisk()
@@ -301,6 +337,17 @@ public sealed partial class RedisServer
     {
         if (Config.AppendOnly && AofState == AofState.Off)
         {
+            // Inside EXEC, or with another background save running, the rewrite waits for the cron.
+            bool inExec = CurrentClient is { InExec: true };
+            if (inExec || BackgroundSaveInProgress?.Invoke() == true)
+            {
+                _rewriteScheduled = true;
+                AofState = AofState.WaitRewrite;
+                Log.Warning(inExec
+                    ? "AOF was enabled during a transaction. An AOF background was scheduled to start when possible."
+                    : "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+                return null;
+            }
             if (StartAofRewrite(enabling: true) is string err)
             {
                 Log.Warning("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
@@ -582,7 +629,7 @@ public sealed partial class RedisServer
         if (_rewrite is null && _rewriteScheduled && BackgroundSaveInProgress?.Invoke() != true)
         {
             if (AofState == AofState.Off) RewriteWhileOff();
-            else StartAofRewrite(enabling: false);
+            else StartAofRewrite(enabling: AofState == AofState.WaitRewrite && Aof is null);
         }
         if (w != null && AofState == AofState.On && _rewrite is null && Config.AutoAofRewritePercentage > 0 &&
             w.CurrentSize > Config.AutoAofRewriteMinSize && BackgroundSaveInProgress?.Invoke() != true)

@@ -311,4 +311,56 @@ public sealed class AofLoadTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void OldStyleSingleFileAofIsMigratedIntoTheAofDirectory()
+    {
+        string dir = Directory.CreateTempSubdirectory("redoubt-aof-upgrade-").FullName;
+        try
+        {
+            // What Redis before 7.0 wrote: one appendonly.aof in the data directory, no manifest.
+            File.WriteAllText(Path.Combine(dir, "appendonly.aof"),
+                "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n", Encoding.Latin1);
+            using (var server = DirServer.Ours(dir, "--appendonly", "yes"))
+            using (var c = server.Connect())
+            {
+                Assert.Equal("1", c.Call("GET", "a"));
+                Assert.Equal("OK", c.Call("SET", "b", "2"));
+                server.AssertOutput("Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir).");
+            }
+            Assert.False(File.Exists(Path.Combine(dir, "appendonly.aof")));
+            Assert.True(File.Exists(Path.Combine(dir, "appendonlydir", "appendonly.aof")));
+            string manifest = File.ReadAllText(Path.Combine(dir, "appendonlydir", "appendonly.aof.manifest"));
+            Assert.Equal("file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n", manifest);
+            // The migrated layout loads again, with the write made after the migration.
+            using (var again = DirServer.Ours(dir, "--appendonly", "yes"))
+            using (var c = again.Connect())
+                Assert.Equal(new object?[] { "1", "2" }, c.Call("MGET", "a", "b"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void AppendonlyTurnedOnInsideExecIsScheduled()
+    {
+        string dir = Directory.CreateTempSubdirectory("redoubt-aof-exec-").FullName;
+        try
+        {
+            using var server = DirServer.Ours(dir);
+            using var c = server.Connect();
+            c.Call("MULTI");
+            c.Call("SET", "foo", "bar");
+            c.Call("CONFIG", "SET", "appendonly", "yes");
+            Assert.Equal(new object?[] { "OK", "OK" }, c.Call("EXEC"));
+            server.AssertOutput("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (!File.Exists(Path.Combine(dir, "appendonlydir", "appendonly.aof.manifest")) && DateTime.UtcNow < deadline) Thread.Sleep(50);
+            server.AssertOutput("Background AOF rewrite finished successfully");
+            c.Call("SET", "after", "1");
+            c.Call("DEBUG", "LOADAOF");
+            Assert.Equal("bar", c.Call("GET", "foo"));
+            Assert.Equal("1", c.Call("GET", "after"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

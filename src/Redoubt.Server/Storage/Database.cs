@@ -7,6 +7,8 @@ public interface IKeyspaceHooks
 {
     /// <summary>True on a replica: expired keys are hidden but only the master deletes them.</summary>
     bool IsReplica { get; }
+    /// <summary>True while a dataset loads (an AOF replays): nothing expires until the load is over, as in Redis.</summary>
+    bool LoadingDataset => false;
     /// <summary>True while the master's stream is applied: its commands see keys whether or not they expired.</summary>
     bool ApplyingMasterStream => false;
     /// <summary>True while a write runs on a writable replica: an expired key it finds is deleted first (Redis's force-delete rule).</summary>
@@ -92,6 +94,7 @@ public sealed partial class Database
         ref var e = ref _keys.At(slot);
         if ((e.Meta & KeyTable.HasExpireBit) != 0 && _expires.TryGet(slot, out long when) && when < NowMs())
         {
+            if (_hooks.LoadingDataset) return slot;
             if (_hooks.IsReplica)
             {
                 if (seeExpired || _hooks.ApplyingMasterStream) return slot;

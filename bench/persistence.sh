@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Persistence side by side: our server and redis-server 7.0.15 in one run, interleaved rounds.
+# Measures (1) SAVE and start-up load speed of an RDB of K keys of mixed types (MB/s of the file),
+# (2) SET throughput with appendonly yes / appendfsync everysec, and (3) SET throughput while
+# BGSAVE runs back to back, against the same server without it (the issue's >= 80% target).
+# Prints a Markdown table with medians and ratios.
+set -euo pipefail
+here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+
+usage() {
+  cat <<EOF2
+usage: bench/persistence.sh [options]
+
+options:
+  -k, --keys K      keys in the dataset: 80% strings (DEBUG POPULATE), 5% each of hashes, lists,
+                    sets and sorted sets of 8 elements (default 1000000)
+  -n N              SET requests per throughput run (default 500000)
+  -P P              pipeline depth of the throughput runs (default 16)
+  -r, --rounds R    interleaved repetitions (default 3)
+  -s, --servers L   comma-separated subset of ours,redis (default both)
+  -o, --out DIR     keep logs in DIR (default: a temporary directory, removed)
+  -h, --help        this text
+EOF2
+}
+
+keys=1000000 n=500000 pipeline=16 rounds=3 servers=ours,redis out=""
+while (($#)); do
+  case "$1" in
+    -k|--keys) keys="$2"; shift 2 ;;
+    -n) n="$2"; shift 2 ;;
+    -P) pipeline="$2"; shift 2 ;;
+    -r|--rounds) rounds="$2"; shift 2 ;;
+    -s|--servers) servers="$2"; shift 2 ;;
+    -o|--out) out="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; lib_die "unknown option: $1" ;;
+  esac
+done
+for v in keys n pipeline rounds; do
+  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || lib_die "$v must be a positive integer (got '${!v}')"
+done
+IFS=, read -r -a server_list <<<"$servers"
+command -v redis-benchmark >/dev/null || lib_die "redis-benchmark not found (apt-get install redis-tools)"
+
+if [[ -z "$out" ]]; then out="$(mktemp -d "${TMPDIR:-/tmp}/redoubt-persist-bench.XXXXXX")"; LIB_TMP_PATHS+=("$out"); fi
+mkdir -p "$out"
+trap lib_cleanup EXIT
+results="$out/results.tsv"
+: >"$results"
+
+# The collections, generated once as a redis-cli --pipe input.
+collections="$out/collections.resp"
+each=$((keys / 20))
+python3 - "$each" >"$collections" <<'PY'
+import sys
+n = int(sys.argv[1])
+out = sys.stdout.buffer
+def cmd(*args):
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = str(a).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    out.write(b"".join(parts))
+for k in range(n):
+    cmd("HSET", f"hash:{k}", *[x for j in range(8) for x in (f"field{j}", f"value{j * k}")])
+    cmd("RPUSH", f"list:{k}", *[f"element{j}" for j in range(8)])
+    cmd("SADD", f"set:{k}", *[f"member{j * 7}" for j in range(8)])
+    cmd("ZADD", f"zset:{k}", *[x for j in range(8) for x in (j * 1.5, f"m{j}")])
+PY
+
+start() {
+  local kind="$1" dir="$2"; shift 2
+  LIB_WORKDIR="$dir"
+  LIB_EXTRA_ARGS=(--enable-debug-command yes --dbfilename dump.rdb "$@")
+  lib_start_server "$kind" "$out" || lib_die "$kind did not start"
+  PORT=$LIB_PORT PID=$LIB_PID LOG=$LIB_LOG
+  LIB_EXTRA_ARGS=()
+}
+
+stop_all() {
+  local p
+  for p in "${LIB_PIDS[@]}"; do lib_stop_pid "$p" 5; done
+  LIB_PIDS=()
+}
+
+bench_set() { # port -> requests per second
+  redis-benchmark -h 127.0.0.1 -p "$1" -t set -n "$n" -P "$pipeline" -c 50 -r 100000 -d 10 -q 2>/dev/null \
+    | tr '\r' '\n' | awk '/requests per second/ {for (i = 1; i <= NF; i++) if ($i == "requests") print $(i-1)}' | tail -1
+}
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$round" "$2" "$3" >>"$results"; lib_log "round $round $1 $2: $3"; }
+
+for ((round = 1; round <= rounds; round++)); do
+  for kind in "${server_list[@]}"; do
+    dir="$(mktemp -d "$out/$kind-dir.XXXXXX")"
+    # (1) SAVE and load of the mixed dataset.
+    start "$kind" "$dir" --save ''
+    redis-cli -p "$PORT" debug populate $((keys - 4 * each)) key 10 >/dev/null
+    redis-cli -p "$PORT" --pipe <"$collections" >/dev/null
+    t0=$(now); redis-cli -p "$PORT" save >/dev/null; t1=$(now)
+    size=$(stat -c %s "$dir/dump.rdb")
+    save_s=$(elapsed "$t0" "$t1")
+    record "$kind" save_mbs "$(awk -v s="$size" -v t="$save_s" 'BEGIN { printf "%.1f", s / 1048576 / t }')"
+    record "$kind" rdb_mb "$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1048576 }')"
+    stop_all
+    start "$kind" "$dir" --save ''
+    load_s=$(sed -n 's/.*DB loaded from disk: \([0-9.]*\) seconds.*/\1/p' "$LOG" | tail -1)
+    [[ -n "$load_s" ]] && record "$kind" load_mbs "$(awk -v s="$size" -v t="$load_s" 'BEGIN { if (t > 0) printf "%.1f", s / 1048576 / t; else print "n/a" }')"
+
+    # (3) SET throughput alone, then with BGSAVE started again whenever the previous one ended.
+    redis-benchmark -h 127.0.0.1 -p "$PORT" -t set -n $((n / 5)) -P "$pipeline" -c 50 -r 100000 -d 10 -q >/dev/null 2>&1 || true
+    record "$kind" set_plain "$(bench_set "$PORT")"
+    ( while true; do
+        if redis-cli -p "$PORT" info persistence 2>/dev/null | grep -q '^rdb_bgsave_in_progress:0'; then
+          redis-cli -p "$PORT" bgsave >/dev/null 2>&1 || true
+          echo x >>"$out/bgsaves-$kind-$round"
+        fi
+        sleep 0.05
+      done ) &
+    saver=$!
+    record "$kind" set_bgsave "$(bench_set "$PORT")"
+    kill "$saver" 2>/dev/null; wait "$saver" 2>/dev/null || true
+    record "$kind" bgsaves "$(wc -l <"$out/bgsaves-$kind-$round" 2>/dev/null || echo 0)"
+    stop_all
+
+    # (2) AOF everysec.
+    adir="$(mktemp -d "$out/$kind-aof.XXXXXX")"
+    start "$kind" "$adir" --save '' --appendonly yes --appendfsync everysec
+    redis-benchmark -h 127.0.0.1 -p "$PORT" -t set -n $((n / 5)) -P "$pipeline" -c 50 -r 100000 -d 10 -q >/dev/null 2>&1 || true
+    record "$kind" set_aof "$(bench_set "$PORT")"
+    stop_all
+    rm -rf "$dir" "$adir"
+  done
+done
+
+median_of() { awk -F'\t' -v k="$1" -v m="$2" '$1 == k && $3 == m {print $4}' "$results" | lib_median; }
+
+echo
+echo "Persistence: $(date +%F), $(nproc) cores, $keys keys (80% strings, 5% each hashes/lists/sets/zsets of 8), SET -P $pipeline -c 50 -n $n, median of $rounds interleaved rounds."
+echo
+echo "| measure | ours | redis | ours/redis |"
+echo "|---|---:|---:|---:|"
+for metric in rdb_mb save_mbs load_mbs set_aof set_plain set_bgsave; do
+  o=$(median_of ours "$metric"); r=$(median_of redis "$metric")
+  case "$metric" in
+    rdb_mb) label="RDB size (MB)" ;;
+    save_mbs) label="SAVE (MB/s of RDB written)" ;;
+    load_mbs) label="load at start-up (MB/s of RDB read)" ;;
+    set_aof) label="SET req/s, appendonly everysec" ;;
+    set_plain) label="SET req/s, no persistence" ;;
+    set_bgsave) label="SET req/s, BGSAVE back to back" ;;
+  esac
+  ratio="n/a"
+  [[ "$o" =~ ^[0-9.]+$ && "$r" =~ ^[0-9.]+$ ]] && ratio=$(awk -v a="$o" -v b="$r" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }')
+  echo "| $label | ${o:-n/a} | ${r:-n/a} | $ratio |"
+done
+for kind in "${server_list[@]}"; do
+  p=$(median_of "$kind" set_plain); b=$(median_of "$kind" set_bgsave)
+  [[ "$p" =~ ^[0-9.]+$ && "$b" =~ ^[0-9.]+$ ]] && echo && echo "$kind: throughput during BGSAVE is $(awk -v a="$b" -v p="$p" 'BEGIN { printf "%.0f", 100 * a / p }')% of throughput without it (median $(median_of "$kind" bgsaves) BGSAVEs per run)."
+done

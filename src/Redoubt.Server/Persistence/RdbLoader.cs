@@ -147,9 +147,13 @@ public static class RdbLoader
                         continue;
                     }
                     case Rdb.OpResizeDb:
+                    {
+                        // The key count sizes the table up front: no rehash while a million keys arrive.
+                        ulong dbSize = r.ReadLen();
                         r.ReadLen();
-                        r.ReadLen();
+                        db.Reserve((long)Math.Min(dbSize, int.MaxValue));
                         continue;
+                    }
                     case Rdb.OpAux:
                         ReadAux(server, r, result);
                         continue;

@@ -172,6 +172,12 @@ public sealed partial class Database
     }
 
     /// <summary>Adds a key known to be absent (after a failed lookup); returns its slot.</summary>
+    /// <summary>Room for <paramref name="count"/> keys before a load fills an empty database (RESIZEDB).</summary>
+    public void Reserve(long count)
+    {
+        if (_keys.Count == 0 && Snap is null && count > 0) _keys.Reserve((int)Math.Min(count, int.MaxValue));
+    }
+
     public int Add(object obj)
     {
         Version++;

@@ -162,6 +162,19 @@ public sealed class KeyTable
         return slot;
     }
 
+    /// <summary>
+    /// Sizes the table for <paramref name="count"/> keys at once (an RDB's RESIZEDB hint), so that
+    /// adding them rehashes nothing; skipped when maxmemory would not allow the room.
+    /// </summary>
+    public void Reserve(int count)
+    {
+        if (count <= _buckets.Length || count > 1 << 28) return;
+        int buckets = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count);
+        if (ExpandAllowed != null && !ExpandAllowed(buckets * 4L + (long)(count - _entries.Length) * 16)) return;
+        if (_entries.Length < count) Array.Resize(ref _entries, count);
+        Resize(buckets);
+    }
+
     private bool BucketGrowthAllowed()
         => ExpandAllowed is null || Count >= _buckets.Length * MaxLoadFactor || ExpandAllowed(_buckets.Length * 4L);
 

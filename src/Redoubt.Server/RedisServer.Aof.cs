@@ -70,7 +70,8 @@ public sealed partial class RedisServer
     {
         Config.AppendOnlyChanged = OnAppendOnlyChanged;
         Config.AofAutoGcChanged = () => { lock (Sync) DeleteAofHistory(); };
-        ExecutionGate.StateChecks.Add(AofWriteErrorCheck);
+        // Non-capturing, so one delegate serves every server: each client is checked against its own.
+        ExecutionGate.AddStateCheck(static (c, cmd) => c.Server.AofWriteErrorCheck(c, cmd));
         ShutdownHooks.Add(AofShutdown);
         CronHooks.Add(AofCron);
         BeforePersistenceInfo += RefreshAofStatus;

@@ -57,7 +57,7 @@ public sealed partial class RedisServer
         // Redis runs one child at a time: an RDB save and an AOF rewrite wait for each other.
         AofRewriteRunning = () => _rewrite != null;
         BackgroundSaveInProgress = () => ActiveSnapshot != null;
-        if (Interlocked.Exchange(ref _gateCheckRegistered, 1) == 0) ExecutionGate.StateChecks.Add((c, cmd) => c.Server.MisconfError(c, cmd));
+        if (Interlocked.Exchange(ref _gateCheckRegistered, 1) == 0) ExecutionGate.AddStateCheck((c, cmd) => c.Server.MisconfError(c, cmd));
     }
 
     public const string MisconfMessage = "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. " +

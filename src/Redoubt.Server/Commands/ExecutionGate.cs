@@ -11,8 +11,21 @@ namespace Redoubt.Server.Commands;
 /// </summary>
 public static class ExecutionGate
 {
-    /// <summary>Extra checks contributed by later subsystems (replication, persistence, memory); each returns an error or null.</summary>
-    public static readonly List<Func<Client, Command, string?>> StateChecks = new();
+    // Extra checks contributed by later subsystems (replication, persistence, memory); each returns an
+    // error or null. Copy-on-write: a server attaching its subsystems (several run in one test process)
+    // never changes the array another thread is iterating.
+    private static Func<Client, Command, string?>[] _stateChecks = [];
+    private static readonly Lock StateChecksGate = new();
+
+    /// <summary>Adds a server-state check; the same delegate given again is ignored.</summary>
+    public static void AddStateCheck(Func<Client, Command, string?> check)
+    {
+        lock (StateChecksGate)
+        {
+            if (Array.IndexOf(_stateChecks, check) >= 0) return;
+            _stateChecks = [.. _stateChecks, check];
+        }
+    }
 
     public static void Process(Client c)
     {
@@ -124,7 +137,7 @@ public static class ExecutionGate
                 return;
             }
         }
-        foreach (var check in StateChecks)
+        foreach (var check in _stateChecks)
         {
             if (check(c, cmd) is string stateError)
             {

@@ -34,7 +34,7 @@ public static class RdbCommands
             }
         };
         if (Interlocked.Exchange(ref _gateRegistered, 1) == 0)
-            ExecutionGate.StateChecks.Add(static (c, cmd) =>
+            ExecutionGate.AddStateCheck(static (c, cmd) =>
                 c.Server.PersistenceStatus.Loading && (cmd.Flags & CommandFlags.Loading) == 0
                     ? "-LOADING Redis is loading the dataset in memory" : null);
     }

@@ -23,8 +23,8 @@ public static class ReplicationCommands
         server.AttachReplicationLayer();
         if (Interlocked.Exchange(ref _gateCheckRegistered, 1) == 0)
         {
-            ExecutionGate.StateChecks.Add((c, cmd) => c.Server.ReplicaStateError(c, cmd));
-            ExecutionGate.StateChecks.Add((c, cmd) => c.Server.NoReplicasError(c, cmd));
+            ExecutionGate.AddStateCheck((c, cmd) => c.Server.ReplicaStateError(c, cmd));
+            ExecutionGate.AddStateCheck((c, cmd) => c.Server.NoReplicasError(c, cmd));
         }
     }
 

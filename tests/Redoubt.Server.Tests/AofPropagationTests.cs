@@ -126,9 +126,12 @@ public sealed class AofPropagationTests
         {
             AofLoadTests.WaitLoaded(c);
             c.Call("XGROUP", "CREATE", "bs", "g", "$", "MKSTREAM");
-            r1.SendRaw(RespClient.Encode("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "10000", "STREAMS", "bs", ">"));
-            r2.SendRaw(RespClient.Encode("XREADGROUP", "GROUP", "g", "c2", "NOACK", "BLOCK", "10000", "STREAMS", "bs", ">"));
+            // One after the other: the first blocked is the first served, and two connections sending at
+            // once reach the server in either order.
             var deadline = DateTime.UtcNow.AddSeconds(10);
+            r1.SendRaw(RespClient.Encode("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "10000", "STREAMS", "bs", ">"));
+            while (!((string)c.Call("INFO", "clients")!).Contains("blocked_clients:1") && DateTime.UtcNow < deadline) Thread.Sleep(10);
+            r2.SendRaw(RespClient.Encode("XREADGROUP", "GROUP", "g", "c2", "NOACK", "BLOCK", "10000", "STREAMS", "bs", ">"));
             while (!((string)c.Call("INFO", "clients")!).Contains("blocked_clients:2") && DateTime.UtcNow < deadline) Thread.Sleep(10);
             c.Call("XADD", "bs", "1-1", "a", "1");
             Assert.IsType<object?[]>(r1.Read());

@@ -258,8 +258,9 @@ public sealed class EvictionTests
         for (int i = 0; i < 1000; i++) h.Call("GET", "hundred");
         long ten = (long)h.Call("OBJECT", "FREQ", "ten")!;
         long hundred = (long)h.Call("OBJECT", "FREQ", "hundred")!;
-        // About 18 after 1000 hits with factor 10 (far below 1000), fewer with factor 100.
-        Assert.InRange(ten, 12, 26);
+        // About 18 after 1000 hits with factor 10 (far below 1000), fewer with factor 100. The counter
+        // grows by chance: the range leaves room for its tail.
+        Assert.InRange(ten, 10, 32);
         Assert.True(hundred < ten, $"factor 100: {hundred}, factor 10: {ten}");
         Assert.InRange(hundred, 6, 14);
     }

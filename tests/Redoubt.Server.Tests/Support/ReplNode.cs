@@ -56,7 +56,12 @@ public sealed class ReplNode : IDisposable
                 if (probe.Call("PING") is not RespError { Message: var e } || !e.StartsWith("LOADING")) break;
             }
             catch (Exception e) when (e is SocketException or IOException) { }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{Kind} server on {Port} did not start:\n{Log}");
+            if (DateTime.UtcNow > deadline)
+            {
+                // A constructor that throws is never disposed: the process must not outlive the test.
+                Kill();
+                throw new TimeoutException($"{Kind} server on {Port} did not start:\n{Log}");
+            }
             if (_process.HasExited) throw new InvalidOperationException($"{Kind} server on {Port} exited:\n{Log}");
             Thread.Sleep(30);
         }

@@ -204,3 +204,25 @@ lib_median() {
     if (NR == 0) { print "n/a"; exit }
     if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
+
+# Stops the servers started so far (lib_start_server) and keeps the temporary paths, unlike lib_cleanup.
+lib_stop_servers() {
+  local p
+  for p in "${LIB_PIDS[@]}"; do lib_stop_pid "$p" 5; done
+  LIB_PIDS=()
+}
+
+# SET throughput of the server on port $1: requests $2, pipeline $3 (50 clients, 100k random keys,
+# 10-byte values). Prints requests per second.
+lib_bench_set() {
+  redis-benchmark -h 127.0.0.1 -p "$1" -t set -n "$2" -P "$3" -c 50 -r 100000 -d 10 -q 2>/dev/null \
+    | tr '\r' '\n' | awk '/requests per second/ {for (i = 1; i <= NF; i++) if ($i == "requests") print $(i-1)}' | tail -1
+}
+
+# Prints a Markdown row "| label | ours | redis | ours/redis |" from two medians.
+lib_ratio_row() {
+  local label="$1" o="$2" r="$3" ratio="n/a"
+  [[ "$o" =~ ^[0-9.]+$ && "$r" =~ ^[0-9.]+$ ]] && ratio=$(awk -v a="$o" -v b="$r" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }')
+  echo "| $label | ${o:-n/a} | ${r:-n/a} | $ratio |"
+}
+

@@ -79,17 +79,6 @@ start() {
   LIB_EXTRA_ARGS=()
 }
 
-stop_all() {
-  local p
-  for p in "${LIB_PIDS[@]}"; do lib_stop_pid "$p" 5; done
-  LIB_PIDS=()
-}
-
-bench_set() { # port -> requests per second
-  redis-benchmark -h 127.0.0.1 -p "$1" -t set -n "$n" -P "$pipeline" -c 50 -r 100000 -d 10 -q 2>/dev/null \
-    | tr '\r' '\n' | awk '/requests per second/ {for (i = 1; i <= NF; i++) if ($i == "requests") print $(i-1)}' | tail -1
-}
-
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$round" "$2" "$3" >>"$results"; lib_log "round $round $1 $2: $3"; }
@@ -106,14 +95,14 @@ for ((round = 1; round <= rounds; round++)); do
     save_s=$(elapsed "$t0" "$t1")
     record "$kind" save_mbs "$(awk -v s="$size" -v t="$save_s" 'BEGIN { printf "%.1f", s / 1048576 / t }')"
     record "$kind" rdb_mb "$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1048576 }')"
-    stop_all
+    lib_stop_servers
     start "$kind" "$dir" --save ''
     load_s=$(sed -n 's/.*DB loaded from disk: \([0-9.]*\) seconds.*/\1/p' "$LOG" | tail -1)
     [[ -n "$load_s" ]] && record "$kind" load_mbs "$(awk -v s="$size" -v t="$load_s" 'BEGIN { if (t > 0) printf "%.1f", s / 1048576 / t; else print "n/a" }')"
 
     # (3) SET throughput alone, then with BGSAVE started again whenever the previous one ended.
     redis-benchmark -h 127.0.0.1 -p "$PORT" -t set -n $((n / 5)) -P "$pipeline" -c 50 -r 100000 -d 10 -q >/dev/null 2>&1 || true
-    record "$kind" set_plain "$(bench_set "$PORT")"
+    record "$kind" set_plain "$(lib_bench_set "$PORT" "$n" "$pipeline")"
     ( while true; do
         if redis-cli -p "$PORT" info persistence 2>/dev/null | grep -q '^rdb_bgsave_in_progress:0'; then
           redis-cli -p "$PORT" bgsave >/dev/null 2>&1 || true
@@ -122,17 +111,17 @@ for ((round = 1; round <= rounds; round++)); do
         sleep 0.05
       done ) &
     saver=$!
-    record "$kind" set_bgsave "$(bench_set "$PORT")"
+    record "$kind" set_bgsave "$(lib_bench_set "$PORT" "$n" "$pipeline")"
     kill "$saver" 2>/dev/null; wait "$saver" 2>/dev/null || true
     record "$kind" bgsaves "$(wc -l <"$out/bgsaves-$kind-$round" 2>/dev/null || echo 0)"
-    stop_all
+    lib_stop_servers
 
     # (2) AOF everysec.
     adir="$(mktemp -d "$out/$kind-aof.XXXXXX")"
     start "$kind" "$adir" --save '' --appendonly yes --appendfsync everysec
     redis-benchmark -h 127.0.0.1 -p "$PORT" -t set -n $((n / 5)) -P "$pipeline" -c 50 -r 100000 -d 10 -q >/dev/null 2>&1 || true
-    record "$kind" set_aof "$(bench_set "$PORT")"
-    stop_all
+    record "$kind" set_aof "$(lib_bench_set "$PORT" "$n" "$pipeline")"
+    lib_stop_servers
     rm -rf "$dir" "$adir"
   done
 done
@@ -154,9 +143,7 @@ for metric in rdb_mb save_mbs load_mbs set_aof set_plain set_bgsave; do
     set_plain) label="SET req/s, no persistence" ;;
     set_bgsave) label="SET req/s, BGSAVE back to back" ;;
   esac
-  ratio="n/a"
-  [[ "$o" =~ ^[0-9.]+$ && "$r" =~ ^[0-9.]+$ ]] && ratio=$(awk -v a="$o" -v b="$r" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }')
-  echo "| $label | ${o:-n/a} | ${r:-n/a} | $ratio |"
+  lib_ratio_row "$label" "$o" "$r"
 done
 for kind in "${server_list[@]}"; do
   p=$(median_of "$kind" set_plain); b=$(median_of "$kind" set_bgsave)

@@ -69,17 +69,6 @@ wait_link_up() {
   done
 }
 
-stop_all() {
-  local p
-  for p in "${LIB_PIDS[@]}"; do lib_stop_pid "$p" 5; done
-  LIB_PIDS=()
-}
-
-bench_set() { # port -> requests per second
-  redis-benchmark -h 127.0.0.1 -p "$1" -t set -n "$n" -P "$pipeline" -c 50 -r 100000 -d 10 -q 2>/dev/null \
-    | tr '\r' '\n' | awk '/requests per second/ {for (i = 1; i <= NF; i++) if ($i == "requests") print $(i-1)}' | tail -1
-}
-
 for ((round = 1; round <= rounds; round++)); do
   for kind in "${server_list[@]}"; do
     # (1) full sync of $keys keys.
@@ -93,7 +82,7 @@ for ((round = 1; round <= rounds; round++)); do
     sync_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
     lib_log "round $round $kind full sync of $keys keys: ${sync_s}s"
     printf '%s\t%s\tsync_s\t%s\n' "$kind" "$round" "$sync_s" >>"$results"
-    stop_all
+    lib_stop_servers
 
     # (2) SET throughput with 0, 1 and 2 replicas, and (3) lag with 1 replica.
     start "$kind"; mport=$PORT
@@ -116,7 +105,7 @@ for ((round = 1; round <= rounds; round++)); do
           done ) &
         sampler=$!
       fi
-      rps=$(bench_set "$mport")
+      rps=$(lib_bench_set "$mport" "$n" "$pipeline")
       if ((replicas == 1)); then
         kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
         max_lag=$(sort -n "$lagfile" | tail -1); avg_lag=$(awk '{s += $1} END {if (NR) printf "%.0f", s / NR; else print 0}' "$lagfile")
@@ -126,7 +115,7 @@ for ((round = 1; round <= rounds; round++)); do
       lib_log "round $round $kind SET -P $pipeline with $replicas replicas: $rps req/s"
       printf '%s\t%s\tset_%s\t%s\n' "$kind" "$round" "$replicas" "$rps" >>"$results"
     done
-    stop_all
+    lib_stop_servers
   done
 done
 
@@ -148,7 +137,5 @@ for metric in sync_s set_0 set_1 set_2 lag_avg lag_max; do
     lag_avg) label="lag, mean bytes (lower is better)" ;;
     lag_max) label="lag, max bytes (lower is better)" ;;
   esac
-  ratio="n/a"
-  [[ "$o" =~ ^[0-9.]+$ && "$r" =~ ^[0-9.]+$ ]] && ratio=$(awk -v a="$o" -v b="$r" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }')
-  echo "| $label | ${o:-n/a} | ${r:-n/a} | $ratio |"
+  lib_ratio_row "$label" "$o" "$r"
 done

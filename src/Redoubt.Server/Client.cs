@@ -29,6 +29,7 @@ public enum ClientFlags
     ProtocolError = 1 << 15,
     Paused = 1 << 16,
     DenyBlocking = 1 << 17,   // expects one reply per command (inside EXEC): no blocking, no SSUBSCRIBE
+    Script = 1 << 18,         // the client scripts run their commands through
 }
 
 public enum ReplyMode { On, Off, Skip, SkipNext }

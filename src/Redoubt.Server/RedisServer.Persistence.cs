@@ -64,6 +64,21 @@ public sealed partial class RedisServer
         "Commands that may modify the data set are disabled, because this instance is configured to report errors during writes " +
         "if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
+    /// <summary>
+    /// Redis's writeCommandsGetDiskErrorMessage: the error for a write while the last RDB save failed
+    /// (with stop-writes-on-bgsave-error) or the AOF cannot be written; null when writes are allowed.
+    /// </summary>
+    internal string? DiskErrorForWrites()
+    {
+        if (Config.StopWritesOnBgsaveError && Config.SavePoints.Count > 0 && !PersistenceStatus.LastBgsaveOk) return MisconfMessage;
+        if (Aof is { } w && AofState != AofState.Off)
+        {
+            int errno = !w.LastWriteOk ? w.LastWriteErrno : w.BackgroundFsyncErrno;
+            if (errno != 0 || !w.LastWriteOk) return "-MISCONF Errors writing to the AOF file: " + Errno.Message(errno == 0 ? 28 : errno);
+        }
+        return null;
+    }
+
     /// <summary>Redis's writeCommandsDeniedByDiskError for RDB: writes (and PING) are refused after a failed save.</summary>
     private string? MisconfError(Client c, Command cmd)
     {

@@ -34,6 +34,8 @@ public sealed partial class RedisServer
         var target = dirty > 0 ? PropagationTarget.All : PropagationTarget.None;
         if ((flags & PropagationFlags.ForceAof) != 0) target |= PropagationTarget.Aof;
         if ((flags & PropagationFlags.ForceReplication) != 0) target |= PropagationTarget.Replication;
+        // A script's redis.set_repl chooses where its commands go.
+        if ((c.Flags & ClientFlags.Script) != 0 && RunningScript is { } run) target &= run.ReplTarget;
         if (target == PropagationTarget.None) return;
         if (c.PropagateArgv is { } argv) Propagation.Add(c.DbIndex, argv, target);
         else Propagation.Add(c.DbIndex, c, target);

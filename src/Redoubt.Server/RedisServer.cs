@@ -18,6 +18,8 @@ namespace Redoubt.Server;
 public sealed partial class RedisServer : IKeyspaceHooks
 {
     public const string Version = "7.0.15";
+    /// <summary>The version as one number (0x00MMmmpp), as scripts see it in redis.REDIS_VERSION_NUM.</summary>
+    public const int VersionNum = (7 << 16) | (0 << 8) | 15;
 
     public readonly ServerConfig Config;
     public readonly ServerLog Log = new();

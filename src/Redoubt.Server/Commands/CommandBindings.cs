@@ -43,5 +43,7 @@ public static class CommandBindings
         ReplicationCommands.Bind(t);
         ReplicationCommands.Attach(server);
         server.AttachDigests();
+        ScriptingCommands.Bind(t);
+        server.AttachScripting();
     }
 }

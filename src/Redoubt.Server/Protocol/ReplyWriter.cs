@@ -151,14 +151,42 @@ public sealed class ReplyWriter
     /// An error reply. Like Redis's addReplyError: a message that starts with '-' carries its own
     /// code (e.g. "-WRONGTYPE ..."), otherwise "ERR " is prepended. Newlines become spaces.
     /// </summary>
-    public void Error(string message)
+    public void Error(string message) => Error(message, countStats: true);
+
+    /// <summary>
+    /// An error reply; <paramref name="countStats"/> false leaves INFO errorstats alone (a script relaying
+    /// an error its command already counted).
+    /// </summary>
+    public void Error(string message, bool countStats)
     {
         string text = message.Length > 0 && message[0] == '-' ? message[1..] : "ERR " + message;
         if (text.AsSpan().IndexOfAny('\r', '\n') >= 0) text = text.Replace('\r', ' ').Replace('\n', ' ');
         Raw("-"u8);
         Raw(Encoding.UTF8.GetBytes(text));
         Raw("\r\n"u8);
-        OnError?.Invoke(text);
+        if (countStats) OnError?.Invoke(text);
+    }
+
+    /// <summary>A big number: "(digits" in RESP3, a bulk string in RESP2.</summary>
+    public void BigNumber(ReadOnlySpan<byte> digits)
+    {
+        if (!IsResp3) { Bulk(digits); return; }
+        Raw("("u8);
+        Raw(digits);
+        Raw("\r\n"u8);
+    }
+
+    /// <summary>A verbatim string of raw bytes with a 3-character format.</summary>
+    public void Verbatim(ReadOnlySpan<byte> text, string format)
+    {
+        if (!IsResp3) { Bulk(text); return; }
+        Raw("="u8);
+        RawAscii((text.Length + 4).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Raw("\r\n"u8);
+        RawAscii(format.Length >= 3 ? format[..3] : format.PadRight(3));
+        Raw(":"u8);
+        Raw(text);
+        Raw("\r\n"u8);
     }
 
     public void Integer(long value) => PrefixedNumber((byte)':', value);

@@ -27,6 +27,35 @@ public sealed partial class AclRegistry
     }
 
     /// <summary>
+    /// A command called from a script (scriptVerifyACL): null when the script's user may run it,
+    /// otherwise the message the script sees; denials are logged with the "lua" context.
+    /// </summary>
+    public string? CheckScriptCommand(Client c, Command cmd)
+    {
+        var u = c.User;
+        if (u.Unrestricted) return null;
+        var result = CheckPermissions(u, cmd, new AclArgs(c, 0, c.Argc), out int pos);
+        if (result == AclResult.Ok) return null;
+        AddLogEntry(c, result, AclLogContext.Lua, pos, null, null);
+        return "The user executing the script " + result switch
+        {
+            AclResult.DeniedCommand => "can't run this command or subcommand",
+            AclResult.DeniedKey => "can't access at least one of the keys mentioned in the command",
+            AclResult.DeniedChannel => "can't publish to the channel mentioned in the command",
+            _ => "no permission",
+        };
+    }
+
+    /// <summary>redis.acl_check_cmd: whether <paramref name="u"/> may run this command line (nothing is logged).</summary>
+    public bool MayRun(AclUser u, Command cmd, byte[][] argv)
+    {
+        if (u.Unrestricted) return true;
+        var probe = new Client(-1, _server!) { Name = null };
+        probe.SetArgs(argv);
+        return CheckPermissions(u, cmd, new AclArgs(probe, 0, probe.Argc), out _) == AclResult.Ok;
+    }
+
+    /// <summary>
     /// EXEC re-checks each queued command, since the rules may have changed after it was queued. Null
     /// when allowed, otherwise the error to reply in place of that command's result (logged as "multi").
     /// </summary>
@@ -145,7 +174,8 @@ public sealed partial class AclRegistry
             Object = obj,
             Username = username ?? c.User.Name,
             CreatedMs = Storage.Database.NowMs(),
-            ClientInfo = ClientInfoFor(c),
+            // A script's command is logged with its caller's client line, as Redis logs the current client.
+            ClientInfo = ClientInfoFor((c.Flags & ClientFlags.Script) != 0 && _server?.CurrentClient is { } caller ? caller : c),
         };
         SecurityLog.Add(entry, _server?.Config.AclLogMaxLen ?? 128);
     }

@@ -1,0 +1,328 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Redoubt.Server.Scripting;
+
+/// <summary>
+/// One Lua interpreter and the client scripts run their commands through (Redis keeps one for EVAL and
+/// one for functions). Everything here runs under the server lock.
+/// </summary>
+public sealed unsafe partial class LuaEngine : IDisposable
+{
+    private const string HandlerKey = "redoubt:error_handler";
+    private const string BindKey = "redoubt:bind";
+    private const string SetKeysKey = "redoubt:set_keys_argv";
+    private const string ArmKey = "redoubt:arm_hook";
+    private const string DisarmKey = "redoubt:disarm_hook";
+    private const string VisibleKey = "redoubt:visible";
+    private const string HiddenKey = "redoubt:hidden";
+    private const string ProtectKey = "redoubt:protect";
+
+    /// <summary>Redis runs a few GC steps every 50 scripts instead of letting a full cycle add latency.</summary>
+    private const int GcCyclePeriod = 50;
+
+    private readonly RedisServer _server;
+    private readonly IntPtr _state;
+    private GCHandle _self;
+    private int _gcCounter;
+    private bool _disposed;
+
+    /// <summary>The connection-less client the script's commands run through.</summary>
+    public readonly Client ScriptClient;
+
+    /// <summary>The run in progress, or null.</summary>
+    public ScriptRun? Current { get; internal set; }
+
+    /// <summary>Managed state the callbacks need for the run in progress.</summary>
+    internal IntPtr State => _state;
+    internal RedisServer Server => _server;
+
+    private LuaEngine(RedisServer server, IntPtr state)
+    {
+        _server = server;
+        _state = state;
+        _self = GCHandle.Alloc(this);
+        ScriptClient = new Client(-1, server) { Name = null };
+        ScriptClient.Authenticated = true;
+        ScriptClient.Flags |= ClientFlags.Script | ClientFlags.DenyBlocking;
+    }
+
+    /// <summary>A new interpreter with Redis's libraries and API, or null and why it could not be made.</summary>
+    public static LuaEngine? Create(RedisServer server, out string? error)
+    {
+        error = Lua.Unavailable;
+        if (error != null) return null;
+        IntPtr L = Lua.luaL_newstate();
+        if (L == IntPtr.Zero)
+        {
+            error = "cannot create the Lua interpreter";
+            return null;
+        }
+        var engine = new LuaEngine(server, L);
+        error = engine.Setup();
+        if (error != null)
+        {
+            engine.Dispose();
+            return null;
+        }
+        return engine;
+    }
+
+    private string? Setup()
+    {
+        IntPtr L = _state;
+        // The standard libraries Redis opens (no io, os or package).
+        foreach (var (name, symbol) in new[] { ("", "luaopen_base"), ("table", "luaopen_table"), ("string", "luaopen_string"), ("math", "luaopen_math"), ("debug", "luaopen_debug") })
+        {
+            IntPtr fn = Lua.OpenFunction(null, symbol);
+            if (fn == IntPtr.Zero) return $"the Lua library has no {symbol}";
+            Lua.lua_pushcclosure(L, fn, 0);
+            Lua.PushString(L, name);
+            if (Lua.lua_pcall(L, 1, 0, 0) != 0) return "cannot open the Lua library " + name;
+        }
+
+        if (Lua.Load(L, Encoding.UTF8.GetBytes(LuaPrelude.Code), LuaPrelude.ChunkName) != 0)
+            return "cannot compile the scripting prelude: " + Lua.ToStringOrNull(L, -1);
+        if (PushPrimitives() is string unsupported) return unsupported;
+        PushOptionalLibraries();
+        if (Lua.lua_pcall(L, 2, 9, 0) != 0)
+            return "cannot run the scripting prelude: " + Lua.ToStringOrNull(L, -1);
+        // Results: error_handler, bind, set_keys_argv, arm_hook, disarm_hook, visible, hidden, protect, error_table.
+        Lua.Pop(L, 1);
+        Lua.RawSetField(L, Lua.RegistryIndex, ProtectKey);
+        Lua.RawSetField(L, Lua.RegistryIndex, HiddenKey);
+        Lua.RawSetField(L, Lua.RegistryIndex, VisibleKey);
+        Lua.RawSetField(L, Lua.RegistryIndex, DisarmKey);
+        Lua.RawSetField(L, Lua.RegistryIndex, ArmKey);
+        Lua.RawSetField(L, Lua.RegistryIndex, SetKeysKey);
+        Lua.RawSetField(L, Lua.RegistryIndex, BindKey);
+        Lua.RawSetField(L, Lua.RegistryIndex, HandlerKey);
+        Lua.lua_settop(L, 0);
+        return null;
+    }
+
+    private static readonly Lazy<IntPtr[]?> Thunks = new(() => NativeThunk.Create(
+        Lua.OpenFunction(null, "lua_error"),
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiCall,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiPcall,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiSha1Hex,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiLog,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiSetResp,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiSetRepl,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiAclCheckCmd,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiRand,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiRandomSeed,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiInterrupt));
+
+    private static readonly string[] ThunkNames =
+        ["call", "pcall", "sha1hex", "log", "setresp", "set_repl", "acl_check_cmd", "rand", "randomseed", "interrupt"];
+
+    /// <summary>The table of managed primitives (C functions through their thunks) the prelude installs.</summary>
+    private string? PushPrimitives()
+    {
+        IntPtr L = _state;
+        IntPtr self = GCHandle.ToIntPtr(_self);
+        var thunks = Thunks.Value;
+        if (thunks is null) return "scripting needs Linux on x86-64";
+        Lua.lua_createtable(L, 0, 12);
+        for (int i = 0; i < ThunkNames.Length; i++)
+        {
+            Lua.PushFunction(L, thunks[i], self);
+            Lua.RawSetField(L, -2, ThunkNames[i]);
+        }
+        Lua.PushString(L, RedisServer.Version);
+        Lua.RawSetField(L, -2, "version");
+        Lua.lua_pushnumber(L, RedisServer.VersionNum);
+        Lua.RawSetField(L, -2, "version_num");
+        return null;
+    }
+
+    /// <summary>cjson and bit from the system's Lua C libraries (lua-cjson, lua-bitop), as Redis embeds them.</summary>
+    private void PushOptionalLibraries()
+    {
+        IntPtr L = _state;
+        Lua.lua_createtable(L, 0, 4);
+        foreach (var (name, library, symbol) in new[]
+                 {
+                     ("cjson", "liblua5.1-cjson.so.0", "luaopen_cjson"),
+                     ("bit", "liblua5.1-bitop.so.0", "luaopen_bit"),
+                 })
+        {
+            IntPtr fn = Lua.OpenFunction(library, symbol);
+            if (fn == IntPtr.Zero)
+            {
+                _server.Log.Warning($"Lua library {name} is not available ({library} not found)");
+                continue;
+            }
+            Lua.lua_pushcclosure(L, fn, 0);
+            Lua.PushString(L, name);
+            if (Lua.lua_pcall(L, 1, 1, 0) != 0 || Lua.lua_type(L, -1) != Lua.TTable)
+            {
+                Lua.Pop(L, 1);
+                continue;
+            }
+            Lua.RawSetField(L, -2, name);
+        }
+    }
+
+    /// <summary>The engine a callback's first upvalue points to.</summary>
+    internal static LuaEngine FromUpvalue(IntPtr L)
+        => (LuaEngine)GCHandle.FromIntPtr(Lua.lua_touserdata(L, Lua.UpvalueIndex(1))).Target!;
+
+    /// <summary>
+    /// Compiles code into a function bound to the read-only globals and stores it in the registry
+    /// under <paramref name="registryKey"/>; null on success, else Lua's compile error.
+    /// </summary>
+    public string? Compile(ReadOnlySpan<byte> code, string chunkName, string registryKey)
+    {
+        IntPtr L = _state;
+        int top = Lua.lua_gettop(L);
+        try
+        {
+            if (Lua.Load(L, code, chunkName) != 0) return Lua.ToStringOrNull(L, -1) ?? "unknown error";
+            Lua.RawGetField(L, Lua.RegistryIndex, BindKey);
+            Lua.lua_insert(L, -2);
+            if (Lua.lua_pcall(L, 1, 1, 0) != 0) return Lua.ToStringOrNull(L, -1) ?? "unknown error";
+            Lua.RawSetField(L, Lua.RegistryIndex, registryKey);
+            return null;
+        }
+        finally { Lua.lua_settop(L, top); }
+    }
+
+    public bool HasFunction(string registryKey)
+    {
+        int t = Lua.RawGetField(_state, Lua.RegistryIndex, registryKey);
+        Lua.Pop(_state, 1);
+        return t == Lua.TFunction;
+    }
+
+    public void Forget(string registryKey)
+    {
+        Lua.lua_pushnil(_state);
+        Lua.RawSetField(_state, Lua.RegistryIndex, registryKey);
+    }
+
+    /// <summary>
+    /// Runs a compiled function for <paramref name="run"/> and writes its result (or error) to the caller.
+    /// EVAL scripts get KEYS and ARGV as globals; functions get them as their two arguments. Keys and
+    /// arguments are the caller's arguments from <paramref name="firstKey"/> on.
+    /// </summary>
+    public void Invoke(ScriptRun run, string registryKey, int firstKey, int numKeys, bool asGlobals)
+    {
+        IntPtr L = _state;
+        var caller = run.Caller;
+        int top = Lua.lua_gettop(L);
+        Current = run;
+        var client = ScriptClient;
+        client.Db = caller.Db;
+        client.DbIndex = caller.DbIndex;
+        client.Reply.Protocol = 2;
+        client.User = caller.User;
+        if (caller.InMulti) client.Flags |= ClientFlags.Multi;
+        try
+        {
+            Lua.lua_checkstack(L, 8);
+            Lua.RawGetField(L, Lua.RegistryIndex, ArmKey);
+            Lua.lua_pcall(L, 0, 0, 0);
+            Lua.lua_settop(L, top);
+
+            Lua.RawGetField(L, Lua.RegistryIndex, HandlerKey);
+            Lua.RawGetField(L, Lua.RegistryIndex, registryKey);
+            int nargs = 0;
+            if (asGlobals)
+            {
+                Lua.RawGetField(L, Lua.RegistryIndex, SetKeysKey);
+                PushArgTable(caller, firstKey, numKeys);
+                PushArgTable(caller, firstKey + numKeys, caller.Argc - firstKey - numKeys);
+                Lua.lua_pcall(L, 2, 0, 0);
+            }
+            else
+            {
+                PushArgTable(caller, firstKey, numKeys);
+                PushArgTable(caller, firstKey + numKeys, caller.Argc - firstKey - numKeys);
+                nargs = 2;
+            }
+            int status = Lua.lua_pcall(L, nargs, 1, top + 1);
+            if (++_gcCounter == GcCyclePeriod)
+            {
+                Lua.lua_gc(L, Lua.GcStep, GcCyclePeriod);
+                _gcCounter = 0;
+            }
+            if (status != 0) WriteRunError(run, caller);
+            else LuaReplies.WriteReply(L, caller.Reply, client.Reply.Protocol);
+            Lua.RawGetField(L, Lua.RegistryIndex, DisarmKey);
+            Lua.lua_pcall(L, 0, 0, 0);
+        }
+        finally
+        {
+            Lua.lua_settop(L, top);
+            client.Flags &= ~ClientFlags.Multi;
+            client.User = _server.Acl.DefaultUser;
+            Current = null;
+        }
+    }
+
+    private void PushArgTable(Client c, int from, int count)
+    {
+        IntPtr L = _state;
+        Lua.lua_createtable(L, count, 0);
+        for (int i = 0; i < count; i++)
+        {
+            Lua.PushBytes(L, c.Arg(from + i));
+            Lua.lua_rawseti(L, -2, i + 1);
+        }
+    }
+
+    /// <summary>The caller's reply for a failed run (luaCallFunction's error branch).</summary>
+    private void WriteRunError(ScriptRun run, Client caller)
+    {
+        IntPtr L = _state;
+        if (Lua.lua_type(L, -1) != Lua.TTable)
+        {
+            string msg = Lua.ToStringOrNull(L, -1) ?? "execution failure";
+            if (msg.Length > 100) msg = msg[..100];
+            caller.Reply.Error($"Error running script {run.Name}, {msg}\n");
+            return;
+        }
+        var info = LuaReplies.ExtractErrorInformation(L);
+        string final = "-" + info.Message;
+        if (info.Line != null && info.Source != null) final += $" script: {run.Name}, on {info.Source}:{info.Line}.";
+        caller.Reply.Error(final, countStats: !info.IgnoreStats);
+    }
+
+    /// <summary>Bytes the interpreter holds (used_memory_lua).</summary>
+    public long MemoryBytes => Lua.lua_gc(_state, Lua.GcCount, 0) * 1024L + Lua.lua_gc(_state, Lua.GcCountB, 0);
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Lua.lua_close(_state);
+        if (_self.IsAllocated) _self.Free();
+    }
+
+    /// <summary>
+    /// The periodic check of a running script (scriptInterrupt): past busy-reply-threshold the script
+    /// is marked timed out (logged once); true when SCRIPT KILL or FUNCTION KILL asked it to stop.
+    /// </summary>
+    private bool Interrupt(out string? message)
+    {
+        message = null;
+        if (Current is not { } run) return false;
+        if (!run.Has(ScriptRunFlags.TimedOut))
+        {
+            long elapsed = run.ElapsedMs;
+            long threshold = _server.Config.BusyReplyThreshold;
+            if (threshold <= 0 || elapsed < threshold) return false;
+            bool eval = run.Has(ScriptRunFlags.EvalMode);
+            _server.Log.Warning($"Slow script detected: still in execution after {elapsed} milliseconds. " +
+                                $"You can try killing the script using the {(eval ? "SCRIPT KILL" : "FUNCTION KILL")} command. Script name is: {run.Name}.");
+            run.Flags |= ScriptRunFlags.TimedOut;
+        }
+        _server.ServeWhileScriptBusy();
+        if (!run.Has(ScriptRunFlags.Killed)) return false;
+        _server.Log.Warning("Lua script killed by user with SCRIPT KILL.");
+        message = "ERR Script killed by user with SCRIPT KILL...";
+        return true;
+    }
+}

@@ -227,11 +227,76 @@ public sealed partial class RedisServer
             return;
         }
         run.Flags |= ScriptRunFlags.Killed;
+        run.KillRequested = true;
         c.Reply.Ok();
     }
 
-    /// <summary>Lets other clients in while a script runs past busy-reply-threshold (they get -BUSY).</summary>
-    internal void ServeWhileScriptBusy()
+    private ScriptThread? _scriptThread;
+
+    /// <summary>The script thread when the caller is running on it (its server accesses must go through Enter/Leave).</summary>
+    internal ScriptThread? ScriptThreadIfCurrent => _scriptThread is { IsCurrentThread: true } t ? t : null;
+
+    /// <summary>True while a script runs past busy-reply-threshold: other clients get -BUSY.</summary>
+    public bool ScriptTimedOut => RunningScript is { } run && run.Has(ScriptRunFlags.TimedOut);
+
+    public const string SlowEvalError = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    public const string SlowScriptError = "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+    /// <summary>The -BUSY error for the running script (EVAL or function).</summary>
+    public string BusyError => RunningScript is { } run && !run.Has(ScriptRunFlags.EvalMode) ? SlowScriptError : SlowEvalError;
+
+    /// <summary>
+    /// Runs a prepared script for <paramref name="run"/>, then <paramref name="after"/>. A top-level
+    /// script runs on the script thread (see <see cref="ScriptThread"/>): if it is still running at
+    /// busy-reply-threshold, its caller is left blocked, other clients are answered -BUSY, and the
+    /// script completes by itself (reply, propagation, the caller's next commands). Scripts inside
+    /// MULTI/EXEC run here, to completion.
+    /// </summary>
+    internal void RunScript(LuaEngine engine, ScriptRun run, string registryKey, int firstKey, int numKeys, bool asGlobals, Action after)
     {
+        var caller = run.Caller;
+        long threshold = Config.BusyReplyThreshold;
+        engine.Begin(run, registryKey, firstKey, numKeys, asGlobals);
+        if (threshold <= 0 || CallDepth != 1 || caller.Connection is null)
+        {
+            engine.Finish(engine.Call());
+            after();
+            return;
+        }
+        _scriptThread ??= new ScriptThread(this);
+        int status = 0;
+        bool done = _scriptThread.Run(() => status = engine.Call(), threshold, () => CompleteDetachedScript(engine, run, status, after));
+        if (done)
+        {
+            engine.Finish(status);
+            after();
+            return;
+        }
+        bool eval = run.Has(ScriptRunFlags.EvalMode);
+        Log.Warning($"Slow script detected: still in execution after {run.ElapsedMs} milliseconds. " +
+                    $"You can try killing the script using the {(eval ? "SCRIPT KILL" : "FUNCTION KILL")} command. Script name is: {run.Name}.");
+        run.Flags |= ScriptRunFlags.TimedOut;
+        caller.Flags |= ClientFlags.Blocked;
+        // What the script wrote, and will write, goes out as one unit when it completes.
+        Propagation.Depth++;
+    }
+
+    /// <summary>On the script thread, under the lock: the end of a script that ran past the threshold.</summary>
+    private void CompleteDetachedScript(LuaEngine engine, ScriptRun run, int status, Action after)
+    {
+        var caller = run.Caller;
+        engine.Finish(status);
+        after();
+        Propagation.Depth--;
+        if (Propagation.Depth == 0) Propagation.Flush();
+        caller.Flags &= ~ClientFlags.Blocked;
+        var conn = caller.Connection;
+        if (conn != null && !conn.IsClosed && Clients.ContainsKey(caller.Id))
+        {
+            if (caller.QueryEnd > caller.QueryStart) caller.ProcessInputBuffer();
+            conn.RequestFlush();
+        }
+        HandleClientsBlockedOnKeys();
+        ProcessUnblockedClients();
     }
 }

@@ -46,4 +46,12 @@ public sealed partial class RedisServer
         bool force = (flags & ServerConfig.ShutdownFlags.Force) != 0;
         Shutdown(noSave, force, save: (flags & ServerConfig.ShutdownFlags.Save) != 0);
     }
+
+    private void ShutdownWhileScriptBusy()
+    {
+        if (!_shutdownAsap || ShuttingDown) return;
+        _shutdownAsap = false;
+        Log.Warning("User requested shutdown...");
+        Shutdown(noSave: true, force: false, save: false);
+    }
 }

@@ -126,7 +126,7 @@ public static class ExecutionGate
             Reject(c, cmd, aclError);
             return;
         }
-        if (!fromMaster && (server.Config.MaxMemory != 0 || server.Config.MaxMemoryClients != 0))
+        if (!fromMaster && (server.Config.MaxMemory != 0 || server.Config.MaxMemoryClients != 0) && !server.ScriptTimedOut)
         {
             // Client eviction, then key eviction and the OOM refusal (RedisServer.Eviction.cs).
             var oomError = server.CheckMemoryBeforeCommand(c, cmd, out bool selfEvicted);
@@ -144,6 +144,13 @@ public static class ExecutionGate
                 Reject(c, cmd, stateError);
                 return;
             }
+        }
+        // A script running past busy-reply-threshold: only SCRIPT/FUNCTION KILL, SHUTDOWN NOSAVE and
+        // the connection and transaction commands flagged allow-busy.
+        if (server.ScriptTimedOut && !cmd.Has(CommandFlags.AllowBusy))
+        {
+            Reject(c, cmd, server.BusyError);
+            return;
         }
         if ((c.Flags & ClientFlags.PubSub) != 0 && c.Reply.Protocol == 2 && !IsAllowedInSubscribedContext(cmd))
         {

@@ -83,10 +83,9 @@ public static class ScriptingCommands
         bool compat = (script.Flags & ScriptFlags.EvalCompatMode) != 0;
         if (readOnly || (!compat && (script.Flags & ScriptFlags.NoWrites) != 0)) run.Flags |= ScriptRunFlags.ReadOnly;
         if (!compat && (script.Flags & ScriptFlags.AllowOom) != 0) run.Flags |= ScriptRunFlags.AllowOom;
-        engine.Invoke(run, "f_" + sha, 3, (int)numKeys, asGlobals: true);
-        server.AfterScriptRun();
-        // The script's commands propagated themselves; the script never does.
+        // The script's commands propagate themselves; the script never does.
         c.PreventPropagation();
+        server.RunScript(engine, run, "f_" + sha, 3, (int)numKeys, asGlobals: true, server.AfterScriptRun);
     }
 
     private static void ScriptLoad(Client c)

@@ -49,6 +49,12 @@ public static partial class ServerCommands
             return;
         }
         _ = now;
+        // A script past its time limit: only SHUTDOWN NOSAVE may stop the server.
+        if (!noSave && c.Server.ScriptTimedOut)
+        {
+            c.Reply.Error(c.Server.BusyError);
+            return;
+        }
         c.Server.Log.Warning("User requested shutdown...");
         if (c.Server.Shutdown(noSave && !save, force, save) is string err)
         {

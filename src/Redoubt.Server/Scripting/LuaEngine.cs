@@ -13,7 +13,6 @@ public sealed unsafe partial class LuaEngine : IDisposable
     private const string BindKey = "redoubt:bind";
     private const string SetKeysKey = "redoubt:set_keys_argv";
     private const string ArmKey = "redoubt:arm_hook";
-    private const string DisarmKey = "redoubt:disarm_hook";
     private const string VisibleKey = "redoubt:visible";
     private const string HiddenKey = "redoubt:hidden";
     private const string ProtectKey = "redoubt:protect";
@@ -85,14 +84,13 @@ public sealed unsafe partial class LuaEngine : IDisposable
             return "cannot compile the scripting prelude: " + Lua.ToStringOrNull(L, -1);
         if (PushPrimitives() is string unsupported) return unsupported;
         PushOptionalLibraries();
-        if (Lua.lua_pcall(L, 2, 9, 0) != 0)
+        if (Lua.lua_pcall(L, 2, 8, 0) != 0)
             return "cannot run the scripting prelude: " + Lua.ToStringOrNull(L, -1);
-        // Results: error_handler, bind, set_keys_argv, arm_hook, disarm_hook, visible, hidden, protect, error_table.
+        // Results: error_handler, bind, set_keys_argv, arm_hook, visible, hidden, protect, error_table.
         Lua.Pop(L, 1);
         Lua.RawSetField(L, Lua.RegistryIndex, ProtectKey);
         Lua.RawSetField(L, Lua.RegistryIndex, HiddenKey);
         Lua.RawSetField(L, Lua.RegistryIndex, VisibleKey);
-        Lua.RawSetField(L, Lua.RegistryIndex, DisarmKey);
         Lua.RawSetField(L, Lua.RegistryIndex, ArmKey);
         Lua.RawSetField(L, Lua.RegistryIndex, SetKeysKey);
         Lua.RawSetField(L, Lua.RegistryIndex, BindKey);
@@ -202,16 +200,19 @@ public sealed unsafe partial class LuaEngine : IDisposable
         Lua.RawSetField(_state, Lua.RegistryIndex, registryKey);
     }
 
+    private int _runTop;
+
     /// <summary>
-    /// Runs a compiled function for <paramref name="run"/> and writes its result (or error) to the caller.
-    /// EVAL scripts get KEYS and ARGV as globals; functions get them as their two arguments. Keys and
-    /// arguments are the caller's arguments from <paramref name="firstKey"/> on.
+    /// Prepares a run of a compiled function for <paramref name="run"/>: EVAL scripts get KEYS and ARGV
+    /// as globals, functions get them as their two arguments. Keys and arguments are the caller's
+    /// arguments from <paramref name="firstKey"/> on. Then <see cref="Call"/> runs it (possibly on the
+    /// script thread) and <see cref="Finish"/> writes the result or error to the caller.
     /// </summary>
-    public void Invoke(ScriptRun run, string registryKey, int firstKey, int numKeys, bool asGlobals)
+    public void Begin(ScriptRun run, string registryKey, int firstKey, int numKeys, bool asGlobals)
     {
         IntPtr L = _state;
         var caller = run.Caller;
-        int top = Lua.lua_gettop(L);
+        _runTop = Lua.lua_gettop(L);
         Current = run;
         var client = ScriptClient;
         client.Db = caller.Db;
@@ -219,30 +220,44 @@ public sealed unsafe partial class LuaEngine : IDisposable
         client.Reply.Protocol = 2;
         client.User = caller.User;
         if (caller.InMulti) client.Flags |= ClientFlags.Multi;
+        Lua.lua_checkstack(L, 8);
+        Lua.lua_sethook(L, IntPtr.Zero, 0, 0);
+        Lua.RawGetField(L, Lua.RegistryIndex, ArmKey);
+        Lua.lua_pcall(L, 0, 0, 0);
+        Lua.lua_settop(L, _runTop);
+
+        Lua.RawGetField(L, Lua.RegistryIndex, HandlerKey);
+        Lua.RawGetField(L, Lua.RegistryIndex, registryKey);
+        _runArgs = 0;
+        if (asGlobals)
+        {
+            Lua.RawGetField(L, Lua.RegistryIndex, SetKeysKey);
+            PushArgTable(caller, firstKey, numKeys);
+            PushArgTable(caller, firstKey + numKeys, caller.Argc - firstKey - numKeys);
+            Lua.lua_pcall(L, 2, 0, 0);
+        }
+        else
+        {
+            PushArgTable(caller, firstKey, numKeys);
+            PushArgTable(caller, firstKey + numKeys, caller.Argc - firstKey - numKeys);
+            _runArgs = 2;
+        }
+    }
+
+    private int _runArgs;
+
+    /// <summary>Runs the prepared function; returns Lua's status.</summary>
+    public int Call() => Lua.lua_pcall(_state, _runArgs, 1, _runTop + 1);
+
+    /// <summary>Writes the run's result (or error) to its caller and ends the run.</summary>
+    public void Finish(int status)
+    {
+        IntPtr L = _state;
+        var run = Current!;
+        var caller = run.Caller;
+        var client = ScriptClient;
         try
         {
-            Lua.lua_checkstack(L, 8);
-            Lua.RawGetField(L, Lua.RegistryIndex, ArmKey);
-            Lua.lua_pcall(L, 0, 0, 0);
-            Lua.lua_settop(L, top);
-
-            Lua.RawGetField(L, Lua.RegistryIndex, HandlerKey);
-            Lua.RawGetField(L, Lua.RegistryIndex, registryKey);
-            int nargs = 0;
-            if (asGlobals)
-            {
-                Lua.RawGetField(L, Lua.RegistryIndex, SetKeysKey);
-                PushArgTable(caller, firstKey, numKeys);
-                PushArgTable(caller, firstKey + numKeys, caller.Argc - firstKey - numKeys);
-                Lua.lua_pcall(L, 2, 0, 0);
-            }
-            else
-            {
-                PushArgTable(caller, firstKey, numKeys);
-                PushArgTable(caller, firstKey + numKeys, caller.Argc - firstKey - numKeys);
-                nargs = 2;
-            }
-            int status = Lua.lua_pcall(L, nargs, 1, top + 1);
             if (++_gcCounter == GcCyclePeriod)
             {
                 Lua.lua_gc(L, Lua.GcStep, GcCyclePeriod);
@@ -250,12 +265,12 @@ public sealed unsafe partial class LuaEngine : IDisposable
             }
             if (status != 0) WriteRunError(run, caller);
             else LuaReplies.WriteReply(L, caller.Reply, client.Reply.Protocol);
-            Lua.RawGetField(L, Lua.RegistryIndex, DisarmKey);
-            Lua.lua_pcall(L, 0, 0, 0);
+            // Straight through the C API: a killed script left a hook that fails any Lua code.
+            Lua.lua_sethook(L, IntPtr.Zero, 0, 0);
         }
         finally
         {
-            Lua.lua_settop(L, top);
+            Lua.lua_settop(L, _runTop);
             client.Flags &= ~ClientFlags.Multi;
             client.User = _server.Acl.DefaultUser;
             Current = null;
@@ -302,25 +317,13 @@ public sealed unsafe partial class LuaEngine : IDisposable
     }
 
     /// <summary>
-    /// The periodic check of a running script (scriptInterrupt): past busy-reply-threshold the script
-    /// is marked timed out (logged once); true when SCRIPT KILL or FUNCTION KILL asked it to stop.
+    /// The periodic check of a running script (from the count hook): true when SCRIPT KILL or FUNCTION
+    /// KILL asked it to stop. (The busy threshold itself is watched by the thread that started it.)
     /// </summary>
     private bool Interrupt(out string? message)
     {
         message = null;
-        if (Current is not { } run) return false;
-        if (!run.Has(ScriptRunFlags.TimedOut))
-        {
-            long elapsed = run.ElapsedMs;
-            long threshold = _server.Config.BusyReplyThreshold;
-            if (threshold <= 0 || elapsed < threshold) return false;
-            bool eval = run.Has(ScriptRunFlags.EvalMode);
-            _server.Log.Warning($"Slow script detected: still in execution after {elapsed} milliseconds. " +
-                                $"You can try killing the script using the {(eval ? "SCRIPT KILL" : "FUNCTION KILL")} command. Script name is: {run.Name}.");
-            run.Flags |= ScriptRunFlags.TimedOut;
-        }
-        _server.ServeWhileScriptBusy();
-        if (!run.Has(ScriptRunFlags.Killed)) return false;
+        if (Current is not { } run || !run.KillRequested) return false;
         _server.Log.Warning("Lua script killed by user with SCRIPT KILL.");
         message = "ERR Script killed by user with SCRIPT KILL...";
         return true;

@@ -217,12 +217,11 @@ local function count_hook()
   end
 end
 local function arm_hook() dbg.sethook(count_hook, '', 100000) end
-local function disarm_hook() dbg.sethook() end
 
 -- Functions run with the visible globals; KEYS and ARGV are set (raw) in the hidden table.
 local function bind(f) setfenv(f, visible) return f end
 local function set_keys_argv(keys, argv) hidden.KEYS = keys hidden.ARGV = argv end
 
-return error_handler, bind, set_keys_argv, arm_hook, disarm_hook, visible, hidden, protect, error_table
+return error_handler, bind, set_keys_argv, arm_hook, visible, hidden, protect, error_table
 """;
 }

@@ -339,6 +339,8 @@ public sealed partial class RedisServer
                 db.Clear();
             }
             RaiseDbFlushed(-1);
+            // The master's libraries come with its RDB.
+            FlushFunctions();
             Log.Notice("MASTER <-> REPLICA sync: Loading DB in memory");
             PersistenceStatus.Loading = true;
         }

@@ -57,6 +57,8 @@ public sealed partial class RedisServer
     internal CommandFlags EffectiveFlags(Client c, Command cmd)
     {
         var flags = cmd.Flags;
+        if (cmd.Handler == FunctionCommands.FcallHandler || cmd.Handler == FunctionCommands.FcallRoHandler)
+            return c.Argc >= 2 && FindFunction(c.Arg(1)) is { } fn ? ScriptFlagsToCommandFlags(flags, fn.Flags) : flags;
         if (cmd.Handler != ScriptingCommands.EvalHandler && cmd.Handler != ScriptingCommands.EvalShaHandler &&
             cmd.Handler != ScriptingCommands.EvalRoHandler && cmd.Handler != ScriptingCommands.EvalShaRoHandler)
             return flags;

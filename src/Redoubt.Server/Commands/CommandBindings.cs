@@ -44,6 +44,7 @@ public static class CommandBindings
         ReplicationCommands.Attach(server);
         server.AttachDigests();
         ScriptingCommands.Bind(t);
+        FunctionCommands.Bind(t);
         server.AttachScripting();
     }
 }

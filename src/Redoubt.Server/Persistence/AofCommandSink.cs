@@ -24,8 +24,12 @@ public sealed class AofCommandSink : ISnapshotSink
 
     public void Begin(RedisServer server)
     {
-        if (!_timestamp) return;
-        lock (_handOver) Raw($"#TS:{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}\r\n");
+        lock (_handOver)
+        {
+            if (_timestamp) Raw($"#TS:{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}\r\n");
+            // Libraries first, as Redis's rewriteFunctions: the keys' scripts may call them.
+            foreach (var lib in server.FunctionLibraries) Command("FUNCTION"u8, "LOAD"u8, lib.Code);
+        }
     }
 
     public void BeginDatabase(int dbId, long keyCount, long expireCount)

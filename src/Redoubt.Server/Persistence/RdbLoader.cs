@@ -159,8 +159,16 @@ public static class RdbLoader
                         continue;
                     case Rdb.OpModuleAux:
                         throw new RdbFormatException("The RDB file contains AUX module data, which this server cannot load (modules are not supported)");
-                    case Rdb.OpFunction or Rdb.OpFunction2:
-                        throw new RdbFormatException("The RDB file contains function libraries, which this server cannot load");
+                    case Rdb.OpFunction2:
+                    {
+                        // A library: loaded at once (replacing one of the same name, as on DEBUG RELOAD).
+                        var code = r.ReadStringBytes();
+                        if (server.RestoreFunctionLibraries([code], replace: true) is string libraryError)
+                            throw new RdbFormatException("Failed loading library: " + libraryError);
+                        continue;
+                    }
+                    case Rdb.OpFunction:
+                        throw new RdbFormatException("Pre-GA function format not supported");
                 }
                 if (!Rdb.IsObjectType(type)) throw new RdbFormatException($"Unknown RDB encoding type {type}");
                 var keySpan = r.ReadStringSpan();

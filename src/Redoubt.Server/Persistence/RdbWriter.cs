@@ -65,6 +65,12 @@ public sealed class RdbWriter : ISnapshotSink
                 WriteAux("repl-offset", repl.MasterReplOffset.ToString());
             }
             WriteAux("aof-base", "0");
+            // Function libraries precede the keys, as each replica and restart needs them first.
+            foreach (var lib in server.FunctionLibraries)
+            {
+                _enc.WriteByte(Rdb.OpFunction2);
+                _enc.WriteString(lib.Code);
+            }
             Encoded(from);
         }
     }

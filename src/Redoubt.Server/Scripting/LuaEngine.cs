@@ -13,7 +13,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
     private const string BindKey = "redoubt:bind";
     private const string SetKeysKey = "redoubt:set_keys_argv";
     private const string ArmKey = "redoubt:arm_hook";
-    private const string VisibleKey = "redoubt:visible";
+    private const string LoadModeKey = "redoubt:set_load_mode";
     private const string HiddenKey = "redoubt:hidden";
     private const string ProtectKey = "redoubt:protect";
 
@@ -86,11 +86,11 @@ public sealed unsafe partial class LuaEngine : IDisposable
         PushOptionalLibraries();
         if (Lua.lua_pcall(L, 2, 8, 0) != 0)
             return "cannot run the scripting prelude: " + Lua.ToStringOrNull(L, -1);
-        // Results: error_handler, bind, set_keys_argv, arm_hook, visible, hidden, protect, error_table.
+        // Results: error_handler, bind, set_keys_argv, arm_hook, set_load_mode, hidden, protect, error_table.
         Lua.Pop(L, 1);
         Lua.RawSetField(L, Lua.RegistryIndex, ProtectKey);
         Lua.RawSetField(L, Lua.RegistryIndex, HiddenKey);
-        Lua.RawSetField(L, Lua.RegistryIndex, VisibleKey);
+        Lua.RawSetField(L, Lua.RegistryIndex, LoadModeKey);
         Lua.RawSetField(L, Lua.RegistryIndex, ArmKey);
         Lua.RawSetField(L, Lua.RegistryIndex, SetKeysKey);
         Lua.RawSetField(L, Lua.RegistryIndex, BindKey);
@@ -110,10 +110,11 @@ public sealed unsafe partial class LuaEngine : IDisposable
         (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiAclCheckCmd,
         (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiRand,
         (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiRandomSeed,
-        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiInterrupt));
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiInterrupt,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiRegisterFunction));
 
     private static readonly string[] ThunkNames =
-        ["call", "pcall", "sha1hex", "log", "setresp", "set_repl", "acl_check_cmd", "rand", "randomseed", "interrupt"];
+        ["call", "pcall", "sha1hex", "log", "setresp", "set_repl", "acl_check_cmd", "rand", "randomseed", "interrupt", "register"];
 
     /// <summary>The table of managed primitives (C functions through their thunks) the prelude installs.</summary>
     private string? PushPrimitives()
@@ -323,6 +324,11 @@ public sealed unsafe partial class LuaEngine : IDisposable
     private bool Interrupt(out string? message)
     {
         message = null;
+        if (_loading != null && System.Diagnostics.Stopwatch.GetTimestamp() > _loadDeadline)
+        {
+            message = "ERR FUNCTION LOAD timeout";
+            return true;
+        }
         if (Current is not { } run || !run.KillRequested) return false;
         _server.Log.Warning("Lua script killed by user with SCRIPT KILL.");
         message = "ERR Script killed by user with SCRIPT KILL...";

@@ -142,7 +142,8 @@ protected[visible] = true
 setmetatable(hidden, {__index = function(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end})
-setmetatable(visible, {__index = hidden, __newindex = readonly_error, __metatable = public_mt})
+local visible_mt = {__index = hidden, __newindex = readonly_error, __metatable = public_mt}
+setmetatable(visible, visible_mt)
 
 local builtins = {'xpcall', 'tostring', 'setmetatable', 'next', 'assert', 'tonumber', 'rawequal',
   'collectgarbage', 'getmetatable', 'rawset', 'coroutine', 'type', 'select', 'unpack', 'gcinfo', 'pairs',
@@ -187,6 +188,62 @@ hidden.math = protect(math_lib)
 hidden.coroutine = protect(coroutine)
 for name, lib in next, libs do hidden[name] = protect(lib) end
 
+-- Function libraries: while FUNCTION LOAD runs a library's code, its globals are only the library
+-- API (redis.register_function, redis.log and the version fields), as in Redis.
+local function register_function(...)
+  local argc = select('#', ...)
+  local name, callback, flags, description
+  if argc == 1 then
+    local t = ...
+    if type(t) ~= 'table' then
+      raise('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).')
+    end
+    for k, v in next, t do
+      if type(k) ~= 'string' then raise('named argument key given to redis.register_function is not a string') end
+      if k == 'function_name' then
+        if type(v) ~= 'string' then raise('function_name argument given to redis.register_function must be a string') end
+        name = v
+      elseif k == 'description' then
+        if type(v) ~= 'string' then raise('description argument given to redis.register_function must be a string') end
+        description = v
+      elseif k == 'callback' then
+        if type(v) ~= 'function' then raise('callback argument given to redis.register_function must be a function') end
+        callback = v
+      elseif k == 'flags' then
+        if type(v) ~= 'table' then raise('flags argument to redis.register_function must be a table representing function flags') end
+        flags = v
+      else
+        raise('unknown argument given to redis.register_function')
+      end
+    end
+    if not name then raise('redis.register_function must get a function name argument') end
+    if not callback then raise('redis.register_function must get a callback argument') end
+  elseif argc == 2 then
+    name, callback = ...
+    if type(name) ~= 'string' then raise('first argument to redis.register_function must be a string') end
+    if type(callback) ~= 'function' then raise('second argument to redis.register_function must be a function') end
+  else
+    raise('wrong number of arguments to redis.register_function')
+  end
+  local flag_list = {}
+  if flags then
+    for _, f in next, flags do
+      if type(f) ~= 'string' then raise('unknown flag given') end
+      flag_list[#flag_list + 1] = f
+    end
+  end
+  raw.register(name, callback, table.concat(flag_list, ','), description)
+end
+redis.register_function = register_function
+
+local load_redis = {register_function = register_function, log = raw.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = raw.version, REDIS_VERSION_NUM = raw.version_num}
+setmetatable(load_redis, getmetatable(hidden))
+local load_hidden = {redis = protect(load_redis)}
+setmetatable(load_hidden, getmetatable(hidden))
+local function set_load_mode(on) visible_mt.__index = on and load_hidden or hidden end
+
 -- The error handler: records where in the user's code the error was raised.
 local function error_handler(err)
   local level = 2
@@ -222,6 +279,6 @@ local function arm_hook() dbg.sethook(count_hook, '', 100000) end
 local function bind(f) setfenv(f, visible) return f end
 local function set_keys_argv(keys, argv) hidden.KEYS = keys hidden.ARGV = argv end
 
-return error_handler, bind, set_keys_argv, arm_hook, visible, hidden, protect, error_table
+return error_handler, bind, set_keys_argv, arm_hook, set_load_mode, hidden, protect, error_table
 """;
 }

@@ -41,6 +41,8 @@ public sealed class ScriptRun
     /// <summary>The SHA1 of an EVAL script, or the function's name.</summary>
     public required string Name;
     public ScriptRunFlags Flags;
+    /// <summary>The caller's command (FCALL ...), for FUNCTION STATS.</summary>
+    public byte[][] CommandLine = [];
     /// <summary>Set by SCRIPT KILL / FUNCTION KILL from another thread; read by the script's hook.</summary>
     public volatile bool KillRequested;
     public PropagationTarget ReplTarget = PropagationTarget.All;

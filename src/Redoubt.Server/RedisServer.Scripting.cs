@@ -20,7 +20,7 @@ public sealed partial class RedisServer
     private long _evalScriptsBytes;
 
     /// <summary>The script or function running now, if any.</summary>
-    public ScriptRun? RunningScript => _evalEngine?.Current;
+    public ScriptRun? RunningScript => _evalEngine?.Current ?? _functionEngine?.Current;
 
     /// <summary>The EVAL interpreter, created on first use; null (with <paramref name="error"/>) when Lua is unavailable.</summary>
     internal LuaEngine? EvalEngine(out string? error)

@@ -13,7 +13,7 @@ public sealed class RealRedisServer : IDisposable
     public string Dir { get; }
     private readonly Process _process;
 
-    public RealRedisServer()
+    public RealRedisServer(params string[] extraArgs)
     {
         Port = ServerProcess.FreePort();
         Dir = Directory.CreateTempSubdirectory("redoubt-real-").FullName;
@@ -26,6 +26,7 @@ public sealed class RealRedisServer : IDisposable
         };
         foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--enable-debug-command", "yes" })
             psi.ArgumentList.Add(a);
+        foreach (var a in extraArgs) psi.ArgumentList.Add(a);
         _process = Process.Start(psi) ?? throw new InvalidOperationException("redis-server could not be started");
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };

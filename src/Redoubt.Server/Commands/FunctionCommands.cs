@@ -109,7 +109,12 @@ public static class FunctionCommands
 
     private static void Flush(Client c)
     {
-        if (c.Argc > 3 || (c.Argc == 3 && !c.ArgIs(2, "sync"u8) && !c.ArgIs(2, "async"u8)))
+        if (c.Argc > 3)
+        {
+            SubcommandSyntaxError(c);
+            return;
+        }
+        if (c.Argc == 3 && !c.ArgIs(2, "sync"u8) && !c.ArgIs(2, "async"u8))
         {
             c.Reply.Error("FUNCTION FLUSH only supports SYNC|ASYNC option");
             return;
@@ -180,6 +185,10 @@ public static class FunctionCommands
         w.EndDeferred(mark, n);
     }
 
+    /// <summary>Redis's addReplySubcommandSyntaxError.</summary>
+    private static void SubcommandSyntaxError(Client c) =>
+        c.Reply.Error($"unknown subcommand or wrong number of arguments for '{c.ArgString(1)}'. Try {c.ArgString(0).ToUpperInvariant()} HELP.");
+
     private static void Dump(Client c) => c.Reply.Bulk(c.Server.DumpFunctions());
 
     private static void Restore(Client c)
@@ -187,7 +196,7 @@ public static class FunctionCommands
         bool replace = false, flush = false;
         if (c.Argc > 4)
         {
-            c.SyntaxError();
+            SubcommandSyntaxError(c);
             return;
         }
         if (c.Argc == 4)

@@ -111,7 +111,14 @@ public sealed unsafe partial class LuaEngine : IDisposable
         (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiRand,
         (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiRandomSeed,
         (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiInterrupt,
-        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiRegisterFunction));
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&ApiRegisterFunction,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&LuaMsgPack.Pack,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&LuaMsgPack.Unpack,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&LuaMsgPack.UnpackOne,
+        (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int>)&LuaMsgPack.UnpackLimit));
+
+    /// <summary>The cmsgpack functions, after the primitives in <see cref="Thunks"/>.</summary>
+    private static readonly string[] MsgPackNames = ["pack", "unpack", "unpack_one", "unpack_limit"];
 
     private static readonly string[] ThunkNames =
         ["call", "pcall", "sha1hex", "log", "setresp", "set_repl", "acl_check_cmd", "rand", "randomseed", "interrupt", "register"];
@@ -136,7 +143,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
         return null;
     }
 
-    /// <summary>cjson and bit from the system's Lua C libraries (lua-cjson, lua-bitop), as Redis embeds them.</summary>
+    /// <summary>cjson and bit from the system's Lua C libraries (lua-cjson, lua-bitop), as Redis embeds them, and cmsgpack.</summary>
     private void PushOptionalLibraries()
     {
         IntPtr L = _state;
@@ -162,6 +169,14 @@ public sealed unsafe partial class LuaEngine : IDisposable
             }
             Lua.RawSetField(L, -2, name);
         }
+        var thunks = Thunks.Value!;
+        Lua.lua_createtable(L, 0, MsgPackNames.Length);
+        for (int i = 0; i < MsgPackNames.Length; i++)
+        {
+            Lua.PushFunction(L, thunks[ThunkNames.Length + i], GCHandle.ToIntPtr(_self));
+            Lua.RawSetField(L, -2, MsgPackNames[i]);
+        }
+        Lua.RawSetField(L, -2, "cmsgpack");
     }
 
     /// <summary>The engine a callback's first upvalue points to.</summary>

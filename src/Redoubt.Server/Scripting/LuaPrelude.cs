@@ -234,7 +234,6 @@ local function register_function(...)
   end
   raw.register(name, callback, table.concat(flag_list, ','), description)
 end
-redis.register_function = register_function
 
 local load_redis = {register_function = register_function, log = raw.log,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,

@@ -76,6 +76,9 @@ internal static class ScriptCommandChecks
         if (cmd != null) cmd.RejectedCalls++;
         string text = error.StartsWith('-') ? error[1..] : "ERR " + error;
         server.Stats.CountError(text);
+        // As Redis's incrCommandStatsOnError: this error is accounted for; the script's own command
+        // counts as failed only for errors after it.
+        server.Stats.ErrorRepliesMark = server.Stats.TotalErrorReplies;
         return error;
     }
 }

@@ -280,7 +280,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
                 _gcCounter = 0;
             }
             if (status != 0) WriteRunError(run, caller);
-            else LuaReplies.WriteReply(L, caller.Reply, client.Reply.Protocol);
+            else LuaReplies.WriteReply(L, caller, client.Reply.Protocol);
             // Straight through the C API: a killed script left a hook that fails any Lua code.
             Lua.lua_sethook(L, IntPtr.Zero, 0, 0);
         }
@@ -318,7 +318,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
         var info = LuaReplies.ExtractErrorInformation(L);
         string final = "-" + info.Message;
         if (info.Line != null && info.Source != null) final += $" script: {run.Name}, on {info.Source}:{info.Line}.";
-        caller.Reply.Error(final, countStats: !info.IgnoreStats);
+        LuaReplies.WriteError(caller, final, info.IgnoreStats);
     }
 
     /// <summary>Bytes the interpreter holds (used_memory_lua).</summary>

@@ -224,8 +224,9 @@ internal static unsafe class LuaReplies
     /// <paramref name="scriptResp"/> is the protocol the script chose with redis.setresp: it decides
     /// how booleans convert.
     /// </summary>
-    public static void WriteReply(IntPtr L, ReplyWriter w, int scriptResp, int depth = 0)
+    public static void WriteReply(IntPtr L, Client caller, int scriptResp, int depth = 0)
     {
+        var w = caller.Reply;
         if (depth > MaxDepth || Lua.lua_checkstack(L, 4) == 0)
         {
             w.Error("reached lua stack limit");
@@ -251,7 +252,7 @@ internal static unsafe class LuaReplies
                 w.Integer(ToLongLong(Lua.lua_tonumber(L, -1)));
                 break;
             case Lua.TTable:
-                WriteTable(L, w, scriptResp, depth);
+                WriteTable(L, caller, scriptResp, depth);
                 return;
             default:
                 w.Null();
@@ -269,14 +270,15 @@ internal static unsafe class LuaReplies
         return (long)d;
     }
 
-    private static void WriteTable(IntPtr L, ReplyWriter w, int scriptResp, int depth)
+    private static void WriteTable(IntPtr L, Client caller, int scriptResp, int depth)
     {
+        var w = caller.Reply;
         // An error table, a status table, double, big number, verbatim, map, set: else an array.
         if (Lua.RawGetField(L, -1, "err") == Lua.TString)
         {
             Lua.Pop(L, 1);
             var info = ExtractErrorInformation(L);
-            w.Error("-" + info.Message, countStats: !info.IgnoreStats);
+            WriteError(caller, "-" + info.Message, info.IgnoreStats);
             Lua.Pop(L, 1);
             return;
         }
@@ -332,8 +334,8 @@ internal static unsafe class LuaReplies
             while (Lua.lua_next(L, -2) != 0)
             {
                 Lua.lua_pushvalue(L, -2);
-                WriteReply(L, w, scriptResp, depth + 1); // the key
-                WriteReply(L, w, scriptResp, depth + 1); // the value
+                WriteReply(L, caller, scriptResp, depth + 1); // the key
+                WriteReply(L, caller, scriptResp, depth + 1); // the value
                 n++;
             }
             w.EndDeferred(mark, n, (byte)'%');
@@ -350,7 +352,7 @@ internal static unsafe class LuaReplies
             {
                 Lua.Pop(L, 1);
                 Lua.lua_pushvalue(L, -1);
-                WriteReply(L, w, scriptResp, depth + 1);
+                WriteReply(L, caller, scriptResp, depth + 1);
                 n++;
             }
             w.EndDeferred(mark, n, (byte)'~');
@@ -369,12 +371,22 @@ internal static unsafe class LuaReplies
                     Lua.Pop(L, 1);
                     break;
                 }
-                WriteReply(L, w, scriptResp, depth + 1);
+                WriteReply(L, caller, scriptResp, depth + 1);
                 n++;
             }
             w.EndDeferred(mark, n);
             Lua.Pop(L, 1);
         }
+    }
+
+    /// <summary>
+    /// An error reply to the script's caller. One the script relays from a command it ran was counted
+    /// then; it is not counted again, but the caller's command still counts as failed (afterErrorReply).
+    /// </summary>
+    public static void WriteError(Client caller, string message, bool alreadyCounted)
+    {
+        caller.Reply.Error(message, countStats: !alreadyCounted);
+        if (alreadyCounted && caller.Cmd is { } cmd) cmd.FailedCalls++;
     }
 
     /// <summary>The err, source, line and ignore_error_stats_update fields of the error table on top.</summary>

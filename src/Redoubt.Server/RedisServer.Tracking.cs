@@ -53,8 +53,19 @@ public sealed partial class RedisServer
     /// <summary>After a read-only command of a tracking client (the caller checked the client's flag).</summary>
     internal void TrackingAfterRead(Client c, Command cmd)
     {
-        if (_tracking != null && cmd.Has(CommandFlags.ReadOnly) && (c.TrackingMode & TrackingMode.Bcast) == 0)
-            _tracking.RememberKeys(c, cmd);
+        if (_tracking is null || !cmd.Has(CommandFlags.ReadOnly)) return;
+        // A read-only script is not tracked itself, only through the read commands it runs, which
+        // track the keys the script declared, for the script's caller.
+        if (cmd.Handler == ScriptingCommands.EvalRoHandler || cmd.Handler == ScriptingCommands.EvalShaRoHandler ||
+            cmd.Handler == FunctionCommands.FcallRoHandler) return;
+        if ((c.Flags & ClientFlags.Script) != 0)
+        {
+            if (RunningScript is not { } run || run.Caller.Cmd is not { } callerCmd) return;
+            c = run.Caller;
+            cmd = callerCmd;
+            if ((c.Flags & ClientFlags.TrackingOn) == 0) return;
+        }
+        if ((c.TrackingMode & TrackingMode.Bcast) == 0) _tracking.RememberKeys(c, cmd);
     }
 
     /// <summary>

@@ -216,7 +216,7 @@ public static class ExecutionGate
         c.PropFlags = savedPropFlags;
         c.PropagateArgv = savedPropArgv;
         // Client-side caching: the keys a tracking client just read may now be in its cache.
-        if ((c.Flags & ClientFlags.TrackingOn) != 0) server.TrackingAfterRead(c, cmd);
+        if ((c.Flags & (ClientFlags.TrackingOn | ClientFlags.Script)) != 0) server.TrackingAfterRead(c, cmd);
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long micros = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
         cmd.Calls++;

@@ -26,6 +26,7 @@ public sealed unsafe partial class LuaEngine
 {
     private FunctionLibrary? _loading;
     private long _loadDeadline;
+    private int _loadTimedOut;
     private static long _functionGeneration;
 
     /// <summary>The time a library's code may run while it loads (Redis's LOAD_TIMEOUT_MS).</summary>
@@ -47,14 +48,11 @@ public sealed unsafe partial class LuaEngine
         try
         {
             SetLoadMode(true);
-            Lua.lua_sethook(L, IntPtr.Zero, 0, 0);
-            Lua.RawGetField(L, Lua.RegistryIndex, ArmKey);
-            Lua.lua_pcall(L, 0, 0, 0);
-            Lua.lua_settop(L, top);
             Lua.RawGetField(L, Lua.RegistryIndex, HandlerKey);
             Lua.RawGetField(L, Lua.RegistryIndex, key);
             int status = Lua.lua_pcall(L, 0, 0, top + 1);
-            Lua.lua_sethook(L, IntPtr.Zero, 0, 0);
+            // A timed-out load left the hook that fails any Lua code: install the normal one again.
+            if (Interlocked.Exchange(ref _loadTimedOut, 0) != 0) ArmHook();
             if (status != 0)
             {
                 string msg = Lua.lua_type(L, -1) == Lua.TTable

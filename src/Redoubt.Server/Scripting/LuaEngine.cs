@@ -11,7 +11,6 @@ public sealed unsafe partial class LuaEngine : IDisposable
 {
     private const string HandlerKey = "redoubt:error_handler";
     private const string BindKey = "redoubt:bind";
-    private const string SetKeysKey = "redoubt:set_keys_argv";
     private const string ArmKey = "redoubt:arm_hook";
     private const string LoadModeKey = "redoubt:set_load_mode";
     private const string HiddenKey = "redoubt:hidden";
@@ -84,19 +83,30 @@ public sealed unsafe partial class LuaEngine : IDisposable
             return "cannot compile the scripting prelude: " + Lua.ToStringOrNull(L, -1);
         if (PushPrimitives() is string unsupported) return unsupported;
         PushOptionalLibraries();
-        if (Lua.lua_pcall(L, 2, 8, 0) != 0)
+        if (Lua.lua_pcall(L, 2, 7, 0) != 0)
             return "cannot run the scripting prelude: " + Lua.ToStringOrNull(L, -1);
-        // Results: error_handler, bind, set_keys_argv, arm_hook, set_load_mode, hidden, protect, error_table.
+        // Results: error_handler, bind, arm_hook, set_load_mode, hidden, protect, error_table.
         Lua.Pop(L, 1);
         Lua.RawSetField(L, Lua.RegistryIndex, ProtectKey);
         Lua.RawSetField(L, Lua.RegistryIndex, HiddenKey);
         Lua.RawSetField(L, Lua.RegistryIndex, LoadModeKey);
         Lua.RawSetField(L, Lua.RegistryIndex, ArmKey);
-        Lua.RawSetField(L, Lua.RegistryIndex, SetKeysKey);
         Lua.RawSetField(L, Lua.RegistryIndex, BindKey);
         Lua.RawSetField(L, Lua.RegistryIndex, HandlerKey);
         Lua.lua_settop(L, 0);
+        ArmHook();
         return null;
+    }
+
+    /// <summary>Installs the count hook (every 100000 instructions) that checks for SCRIPT KILL and load timeouts.</summary>
+    private void ArmHook()
+    {
+        IntPtr L = _state;
+        int top = Lua.lua_gettop(L);
+        Lua.lua_sethook(L, IntPtr.Zero, 0, 0);
+        Lua.RawGetField(L, Lua.RegistryIndex, ArmKey);
+        Lua.lua_pcall(L, 0, 0, 0);
+        Lua.lua_settop(L, top);
     }
 
     private static readonly Lazy<IntPtr[]?> Thunks = new(() => NativeThunk.Create(
@@ -237,20 +247,18 @@ public sealed unsafe partial class LuaEngine : IDisposable
         client.User = caller.User;
         if (caller.InMulti) client.Flags |= ClientFlags.Multi;
         Lua.lua_checkstack(L, 8);
-        Lua.lua_sethook(L, IntPtr.Zero, 0, 0);
-        Lua.RawGetField(L, Lua.RegistryIndex, ArmKey);
-        Lua.lua_pcall(L, 0, 0, 0);
-        Lua.lua_settop(L, _runTop);
-
         Lua.RawGetField(L, Lua.RegistryIndex, HandlerKey);
         Lua.RawGetField(L, Lua.RegistryIndex, registryKey);
         _runArgs = 0;
         if (asGlobals)
         {
-            Lua.RawGetField(L, Lua.RegistryIndex, SetKeysKey);
+            // KEYS and ARGV go straight into the hidden globals table.
+            Lua.RawGetField(L, Lua.RegistryIndex, HiddenKey);
             PushArgTable(caller, firstKey, numKeys);
+            Lua.RawSetField(L, -2, "KEYS");
             PushArgTable(caller, firstKey + numKeys, caller.Argc - firstKey - numKeys);
-            Lua.lua_pcall(L, 2, 0, 0);
+            Lua.RawSetField(L, -2, "ARGV");
+            Lua.Pop(L, 1);
         }
         else
         {
@@ -281,8 +289,8 @@ public sealed unsafe partial class LuaEngine : IDisposable
             }
             if (status != 0) WriteRunError(run, caller);
             else LuaReplies.WriteReply(L, caller, client.Reply.Protocol);
-            // Straight through the C API: a killed script left a hook that fails any Lua code.
-            Lua.lua_sethook(L, IntPtr.Zero, 0, 0);
+            // A killed script left a hook that fails any Lua code: replaced through the C API first.
+            if (run.KillRequested) ArmHook();
         }
         finally
         {
@@ -342,6 +350,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
         if (_loading != null && System.Diagnostics.Stopwatch.GetTimestamp() > _loadDeadline)
         {
             message = "ERR FUNCTION LOAD timeout";
+            _loadTimedOut = 1;
             return true;
         }
         if (Current is not { } run || !run.KillRequested) return false;

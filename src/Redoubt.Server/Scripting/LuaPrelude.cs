@@ -274,10 +274,9 @@ local function count_hook()
 end
 local function arm_hook() dbg.sethook(count_hook, '', 100000) end
 
--- Functions run with the visible globals; KEYS and ARGV are set (raw) in the hidden table.
+-- Functions run with the visible globals; KEYS and ARGV are set (raw) in the hidden table by the engine.
 local function bind(f) setfenv(f, visible) return f end
-local function set_keys_argv(keys, argv) hidden.KEYS = keys hidden.ARGV = argv end
 
-return error_handler, bind, set_keys_argv, arm_hook, set_load_mode, hidden, protect, error_table
+return error_handler, bind, arm_hook, set_load_mode, hidden, protect, error_table
 """;
 }

@@ -233,11 +233,6 @@ public sealed partial class RedisServer
         c.Reply.Ok();
     }
 
-    private ScriptThread? _scriptThread;
-
-    /// <summary>The script thread when the caller is running on it (its server accesses must go through Enter/Leave).</summary>
-    internal ScriptThread? ScriptThreadIfCurrent => _scriptThread is { IsCurrentThread: true } t ? t : null;
-
     /// <summary>True while a script runs past busy-reply-threshold: other clients get -BUSY.</summary>
     public bool ScriptTimedOut => RunningScript is { } run && run.Has(ScriptRunFlags.TimedOut);
 
@@ -248,57 +243,87 @@ public sealed partial class RedisServer
     public string BusyError => RunningScript is { } run && !run.Has(ScriptRunFlags.EvalMode) ? SlowScriptError : SlowEvalError;
 
     /// <summary>
-    /// Runs a prepared script for <paramref name="run"/>, then <paramref name="after"/>. A top-level
-    /// script runs on the script thread (see <see cref="ScriptThread"/>): if it is still running at
-    /// busy-reply-threshold, its caller is left blocked, other clients are answered -BUSY, and the
-    /// script completes by itself (reply, propagation, the caller's next commands). Scripts inside
-    /// MULTI/EXEC run here, to completion.
+    /// Runs a script for <paramref name="run"/>, then <paramref name="after"/>. It runs here, on the
+    /// thread that read the command, holding the server lock, as Redis runs it on its event loop; past
+    /// busy-reply-threshold its count hook serves the other clients in between (see
+    /// <see cref="ProcessEventsWhileBlocked"/>).
     /// </summary>
     internal void RunScript(LuaEngine engine, ScriptRun run, string registryKey, int firstKey, int numKeys, bool asGlobals, Action after)
     {
-        var caller = run.Caller;
-        long threshold = Config.BusyReplyThreshold;
         engine.Begin(run, registryKey, firstKey, numKeys, asGlobals);
-        if (threshold <= 0 || CallDepth != 1 || caller.Connection is null)
-        {
-            engine.Finish(engine.Call());
-            after();
-            return;
-        }
-        _scriptThread ??= new ScriptThread(this);
-        int status = 0;
-        bool done = _scriptThread.Run(() => status = engine.Call(), threshold, () => CompleteDetachedScript(engine, run, status, after));
-        if (done)
-        {
-            engine.Finish(status);
-            after();
-            return;
-        }
-        bool eval = run.Has(ScriptRunFlags.EvalMode);
-        Log.Warning($"Slow script detected: still in execution after {run.ElapsedMs} milliseconds. " +
-                    $"You can try killing the script using the {(eval ? "SCRIPT KILL" : "FUNCTION KILL")} command. Script name is: {run.Name}.");
-        run.Flags |= ScriptRunFlags.TimedOut;
-        caller.Flags |= ClientFlags.Blocked;
-        // What the script wrote, and will write, goes out as one unit when it completes.
-        Propagation.Depth++;
+        engine.Finish(engine.Call());
+        after();
+        if (!run.Has(ScriptRunFlags.TimedOut)) return;
+        // Replies to clients served meanwhile that did not fit in their sockets go out now.
+        foreach (var c in Clients.Values)
+            if (c != run.Caller && c.Reply.Length > 0) c.Connection?.RequestFlush();
     }
 
-    /// <summary>On the script thread, under the lock: the end of a script that ran past the threshold.</summary>
-    private void CompleteDetachedScript(LuaEngine engine, ScriptRun run, int status, Action after)
+    /// <summary>
+    /// Called from a running script's count hook (Redis's scriptInterrupt). Past busy-reply-threshold
+    /// the script is marked timed out (logged once) and, like Redis's processEventsWhileBlocked, the
+    /// commands other clients have sent are read and executed: they are answered -BUSY unless flagged
+    /// allow-busy (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE, AUTH, MULTI ...). A shutdown signal is
+    /// honoured without saving.
+    /// </summary>
+    internal void ProcessEventsWhileBlocked(ScriptRun run)
     {
-        var caller = run.Caller;
-        engine.Finish(status);
-        after();
-        Propagation.Depth--;
-        if (Propagation.Depth == 0) Propagation.Flush();
-        caller.Flags &= ~ClientFlags.Blocked;
-        var conn = caller.Connection;
-        if (conn != null && !conn.IsClosed && Clients.ContainsKey(caller.Id))
+        if (!run.Has(ScriptRunFlags.TimedOut))
         {
-            if (caller.QueryEnd > caller.QueryStart) caller.ProcessInputBuffer();
-            conn.RequestFlush();
+            long threshold = Config.BusyReplyThreshold;
+            long elapsed = run.ElapsedMs;
+            if (threshold <= 0 || elapsed < threshold) return;
+            bool eval = run.Has(ScriptRunFlags.EvalMode);
+            Log.Warning($"Slow script detected: still in execution after {elapsed} milliseconds. " +
+                        $"You can try killing the script using the {(eval ? "SCRIPT KILL" : "FUNCTION KILL")} command. Script name is: {run.Name}.");
+            run.Flags |= ScriptRunFlags.TimedOut;
         }
-        HandleClientsBlockedOnKeys();
-        ProcessUnblockedClients();
+        // Reading sockets here is only safe on the socket-engine thread, whose own receives are then
+        // stalled; anywhere else (a script resumed by the cron after CLIENT PAUSE) others just wait.
+        if (Networking.Connection.InlineCompletions && Environment.CurrentManagedThreadId == Networking.Connection.SocketThreadId)
+            ServeClientsWhileScriptBusy(run);
+        ShutdownWhileScriptBusy();
+    }
+
+    private void ServeClientsWhileScriptBusy(ScriptRun run)
+    {
+        AcceptWhileScriptBusy();
+        foreach (var c in Clients.Values.ToArray())
+        {
+            // The script's own client waits for its reply, as Redis protects it.
+            if (c == run.Caller || c.Connection is not { } conn) continue;
+            conn.ServeWhileScriptBusy();
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int accept4(int fd, IntPtr addr, IntPtr addrlen, int flags);
+
+    private const int SockCloexec = 0x80000;
+
+    /// <summary>
+    /// Accepts the connections waiting on the listeners while a script is busy (their own accepts
+    /// complete on this very thread): the listening sockets are non-blocking, so this takes only what
+    /// is already there. Each becomes a client as usual; its commands are then read by the pump.
+    /// </summary>
+    private void AcceptWhileScriptBusy()
+    {
+        foreach (var listener in _listeners.ToArray()) AcceptPending(listener, unix: false);
+        if (_unixListener is { } unixListener) AcceptPending(unixListener, unix: true);
+    }
+
+    private void AcceptPending(System.Net.Sockets.Socket listener, bool unix)
+    {
+        int fd;
+        try { fd = (int)listener.SafeHandle.DangerousGetHandle(); }
+        catch (ObjectDisposedException) { return; }
+        for (int i = 0; i < 100; i++)
+        {
+            int client = accept4(fd, IntPtr.Zero, IntPtr.Zero, SockCloexec);
+            if (client < 0) return;
+            var socket = new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(client, ownsHandle: true));
+            try { AcceptClient(socket, unix); }
+            catch (Exception e) { Log.Warning("Error accepting a client connection: " + e.Message); socket.Dispose(); }
+        }
     }
 }

@@ -264,13 +264,6 @@ public sealed partial class RedisServer : IKeyspaceHooks
 
     private void Cron()
     {
-        // While a script runs past its threshold nothing else changes the dataset; a shutdown
-        // signal is still honoured, without saving (Redis's whileBlockedCron).
-        if (ScriptTimedOut)
-        {
-            ShutdownWhileScriptBusy();
-            return;
-        }
         long now = NowMs;
         LruClock = (int)((now / 1000) & KeyTable.LruMask);
         Stats.Sample(now);

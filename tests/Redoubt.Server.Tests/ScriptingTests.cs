@@ -259,7 +259,7 @@ public sealed class ScriptingTests : IClassFixture<ServerPair>
         Assert.Contains("*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$2\r\nk1\r\n$1\r\na\r\n*2\r\n$4\r\nincr\r\n$2\r\nk2\r\n*1\r\n$4\r\nEXEC\r\n", aof);
         // A single write is not wrapped.
         Assert.Contains("*3\r\n$3\r\nset\r\n$6\r\nsingle\r\n$1\r\n1\r\n", aof);
-        Assert.Equal(1, Regex.Matches(aof, "MULTI").Count);
+        Assert.Single(Regex.Matches(aof, "MULTI"));
     }
 
     [Fact]

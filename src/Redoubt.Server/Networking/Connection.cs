@@ -10,7 +10,7 @@ namespace Redoubt.Server.Networking;
 /// Replies produced for this client by others (pub/sub, MONITOR, unblocking) are flushed by
 /// <see cref="RequestFlush"/>, which starts a send only when none is in progress.
 /// </summary>
-public sealed class Connection
+public sealed partial class Connection
 {
     private readonly Socket _socket;
     private readonly RedisServer _server;
@@ -79,6 +79,7 @@ public sealed class Connection
                 catch (SocketException) { break; }
                 catch (ObjectDisposedException) { break; }
                 if (n == 0) break;
+                SocketThreadId = Environment.CurrentManagedThreadId;
 
                 byte[]? toSend = null;
                 int sendLength = 0;
@@ -187,6 +188,70 @@ public sealed class Connection
         if (!_receivingIntoWake || c.QueryStart != c.QueryEnd || c.QueryBuf.Length == 0) return;
         c.QueryBuf = Array.Empty<byte>();
         c.QueryStart = c.QueryEnd = 0;
+    }
+
+    /// <summary>
+    /// The thread receives complete on. With inline completions (set by the executable) it is the one
+    /// socket-engine thread: a script running on it is the only reader of every socket while it runs.
+    /// </summary>
+    internal static volatile int SocketThreadId = -1;
+
+    /// <summary>Whether receives complete inline on the socket-engine thread (see Program.cs).</summary>
+    internal static readonly bool InlineCompletions =
+        Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1";
+
+    private const int MsgPeek = 0x2, MsgDontWait = 0x40, MsgNoSignal = 0x4000;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint recv(int fd, byte* buf, nint len, int flags);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint send(int fd, byte* buf, nint len, int flags);
+
+    /// <summary>
+    /// While a script runs past its time limit on this thread (which is also the only thread that
+    /// completes receives), the script's hook reads this client's waiting commands itself: it peeks at
+    /// the socket, executes every complete command (the gate answers -BUSY to all but the allow-busy
+    /// ones), then takes exactly those bytes off the socket; a partial command stays there for the
+    /// normal receive. Only a client with nothing pending qualifies, whose receive reads into the wake
+    /// buffer: its query buffer is free and no byte it already holds can be mistaken for a command
+    /// start.
+    /// </summary>
+    public unsafe void ServeWhileScriptBusy()
+    {
+        var c = Client;
+        if (IsClosed || !_receivingIntoWake || c.QueryStart != c.QueryEnd) return;
+        const ClientFlags skip = ClientFlags.Blocked | ClientFlags.Paused | ClientFlags.CloseAfterReply |
+                                 ClientFlags.CloseAsap | ClientFlags.Master | ClientFlags.Replica;
+        if ((c.Flags & skip) != 0) return;
+        int fd;
+        try { fd = (int)_socket.SafeHandle.DangerousGetHandle(); }
+        catch (ObjectDisposedException) { return; }
+        if (c.QueryBuf.Length < InitialQueryBuffer) c.QueryBuf = new byte[InitialQueryBuffer];
+        nint n;
+        fixed (byte* p = c.QueryBuf) n = recv(fd, p, c.QueryBuf.Length, MsgPeek | MsgDontWait);
+        if (n <= 0) return;
+        c.QueryStart = 0;
+        c.QueryEnd = (int)n;
+        c.ProcessInputBuffer();
+        int consumed = c.QueryStart;
+        c.QueryStart = c.QueryEnd = 0;
+        c.QueryNeeded = 0;
+        c.QueryBigArgStart = 0;
+        if (consumed > 0)
+        {
+            fixed (byte* p = c.QueryBuf) recv(fd, p, consumed, MsgDontWait);
+            _server.Stats.NetInputBytes += consumed;
+        }
+        // Written straight to the socket: a send through the thread pool would wait for the lock
+        // (held by the script) to complete. What does not fit goes out once the script ends.
+        if (_sending || c.Reply.Length == 0) return;
+        var pending = c.Reply.Written;
+        nint sent;
+        fixed (byte* p = pending) sent = send(fd, p, pending.Length, MsgDontWait | MsgNoSignal);
+        if (sent <= 0) return;
+        c.Reply.Consume((int)sent);
+        _server.Stats.NetOutputBytes += sent;
     }
 
     /// <summary>Swaps the filled reply buffer out for sending (under the lock) and counts it as in flight.</summary>

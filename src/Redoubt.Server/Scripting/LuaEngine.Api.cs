@@ -45,9 +45,6 @@ public sealed unsafe partial class LuaEngine
         if (argv is null) return Fail(L, "Lua redis lib command arguments must be strings or integers", raise);
         Lua.lua_settop(L, 0);
         var client = ScriptClient;
-        var thread = _server.ScriptThreadIfCurrent;
-        bool tookLock = thread?.Enter() ?? false;
-        try
         {
             client.SetArgs(argv);
             client.Reply.Clear();
@@ -65,7 +62,6 @@ public sealed unsafe partial class LuaEngine
             client.Reply.Clear();
             return raise && isError ? -1 : 1;
         }
-        finally { thread?.Leave(tookLock); }
     }
 
     /// <summary>The Lua arguments as a command line; null when one is neither a string nor a number.</summary>
@@ -189,11 +185,7 @@ public sealed unsafe partial class LuaEngine
             var cmd = ScriptCommandChecks.Lookup(engine._server, argv);
             if (cmd is null || cmd.Handler is null || (cmd.Arity > 0 && cmd.Arity != argc) || argc < -cmd.Arity)
                 return Fail(L, "Invalid command passed to redis.acl_check_cmd()");
-            var thread = engine._server.ScriptThreadIfCurrent;
-            bool tookLock = thread?.Enter() ?? false;
-            bool allowed;
-            try { allowed = engine._server.Acl.MayRun(run.Caller.User, cmd, argv); }
-            finally { thread?.Leave(tookLock); }
+            bool allowed = engine._server.Acl.MayRun(run.Caller.User, cmd, argv);
             Lua.lua_settop(L, 0);
             Lua.lua_pushboolean(L, allowed ? 1 : 0);
             return 1;

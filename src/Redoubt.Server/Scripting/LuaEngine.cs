@@ -341,12 +341,14 @@ public sealed unsafe partial class LuaEngine : IDisposable
     }
 
     /// <summary>
-    /// The periodic check of a running script (from the count hook): true when SCRIPT KILL or FUNCTION
-    /// KILL asked it to stop. (The busy threshold itself is watched by the thread that started it.)
+    /// The periodic check of a running script (from the count hook): serves other clients once the
+    /// script runs past the busy threshold; true when SCRIPT KILL or FUNCTION KILL asked it to stop
+    /// (or a library load ran out of time).
     /// </summary>
     private bool Interrupt(out string? message)
     {
         message = null;
+        if (Current is { } running) _server.ProcessEventsWhileBlocked(running);
         if (_loading != null && System.Diagnostics.Stopwatch.GetTimestamp() > _loadDeadline)
         {
             message = "ERR FUNCTION LOAD timeout";

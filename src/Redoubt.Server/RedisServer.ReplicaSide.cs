@@ -537,7 +537,8 @@ public sealed partial class RedisServer
     internal string? ReplicaStateError(Client c, Redoubt.Server.Commands.Command cmd)
     {
         if (Config.MasterHost is null || (c.Flags & ClientFlags.Master) != 0) return null;
-        var flags = cmd.Flags;
+        // A script's declared flags count (an FCALL of a function that may write is a write).
+        var flags = Pause.FlagsOf(c, cmd);
         if (cmd.Name == "exec" && c.MultiQueue is { Count: > 0 }) flags |= c.MultiCommandFlags;
         if (Config.ReplicaReadOnly && (flags & Redoubt.Server.Commands.CommandFlags.Write) != 0)
             return "-READONLY You can't write against a read only replica.";

@@ -5,8 +5,8 @@ using Redoubt.Server.Scripting;
 
 namespace Redoubt.Server;
 
-/// <summary>An EVAL script in the script cache: its source (for SCRIPT EXISTS and memory) and shebang flags.</summary>
-public sealed record EvalScript(byte[] Body, ScriptFlags Flags);
+/// <summary>An EVAL script in the script cache: its SHA1, source, shebang flags and compiled function.</summary>
+public sealed record EvalScript(string Sha, byte[] Body, ScriptFlags Flags, int FunctionRef);
 
 /// <summary>
 /// Server-side scripting for EVAL: the interpreter (created on first use, dropped by SCRIPT FLUSH), the
@@ -129,18 +129,39 @@ public sealed partial class RedisServer
             return null;
         }
         // The shebang line is skipped but its line feed kept, so line numbers stay the user's.
-        if (engine.Compile(body[shebangLength..], "@user_script", "f_" + sha) is string compileError)
+        if (engine.Compile(body[shebangLength..], "@user_script", out int functionRef) is string compileError)
         {
             c.Reply.Error("Error compiling script (new function): " + compileError);
             return null;
         }
-        _evalScripts[sha] = new EvalScript(body.ToArray(), flags);
+        _evalScripts[sha] = new EvalScript(sha, body.ToArray(), flags, functionRef);
         _evalScriptsBytes += body.Length + 40;
         UpdateScriptingStatus();
         return sha;
     }
 
     internal EvalScript? FindEvalScript(string sha) => _evalScripts.GetValueOrDefault(sha);
+
+    /// <summary>
+    /// The cached script with this SHA1 (40 hex digits, any case), or of this body; found without
+    /// allocating, as EVALSHA is a hot path.
+    /// </summary>
+    internal EvalScript? FindEvalScript(ReadOnlySpan<byte> shaOrBody, bool isBody)
+    {
+        Span<char> hex = stackalloc char[40];
+        if (isBody)
+        {
+            Span<byte> digest = stackalloc byte[20];
+            System.Security.Cryptography.SHA1.HashData(shaOrBody, digest);
+            Convert.TryToHexStringLower(digest, hex, out _);
+        }
+        else
+        {
+            if (shaOrBody.Length != 40) return null;
+            for (int i = 0; i < 40; i++) hex[i] = (char)(shaOrBody[i] is >= (byte)'A' and <= (byte)'Z' ? shaOrBody[i] + 32 : shaOrBody[i]);
+        }
+        return _evalScripts.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hex, out var script) ? script : null;
+    }
 
     /// <summary>SCRIPT FLUSH: a fresh interpreter and an empty cache.</summary>
     internal void FlushEvalScripts()
@@ -243,16 +264,17 @@ public sealed partial class RedisServer
     public string BusyError => RunningScript is { } run && !run.Has(ScriptRunFlags.EvalMode) ? SlowScriptError : SlowEvalError;
 
     /// <summary>
-    /// Runs a script for <paramref name="run"/>, then <paramref name="after"/>. It runs here, on the
+    /// Runs a script or function for <paramref name="run"/>. It runs here, on the
     /// thread that read the command, holding the server lock, as Redis runs it on its event loop; past
     /// busy-reply-threshold its count hook serves the other clients in between (see
     /// <see cref="ProcessEventsWhileBlocked"/>).
     /// </summary>
-    internal void RunScript(LuaEngine engine, ScriptRun run, string registryKey, int firstKey, int numKeys, bool asGlobals, Action after)
+    internal void RunScript(LuaEngine engine, ScriptRun run, int functionRef, int firstKey, int numKeys, bool asGlobals)
     {
-        engine.Begin(run, registryKey, firstKey, numKeys, asGlobals);
+        engine.Begin(run, functionRef, firstKey, numKeys, asGlobals);
         engine.Finish(engine.Call());
-        after();
+        if (asGlobals) AfterScriptRun();
+        else AfterFunctionRun();
         if (!run.Has(ScriptRunFlags.TimedOut)) return;
         // Replies to clients served meanwhile that did not fit in their sockets go out now.
         foreach (var c in Clients.Values)

@@ -57,11 +57,11 @@ public static class FunctionCommands
             return;
         }
         var engine = server.FunctionEngine(out _)!;
-        var run = new ScriptRun { Caller = c, Name = fn.Name, CommandLine = c.CopyArgs() };
+        var run = engine.NewRun(c, fn.Name, ScriptRunFlags.None);
         if (readOnly || (fn.Flags & ScriptFlags.NoWrites) != 0) run.Flags |= ScriptRunFlags.ReadOnly;
         if ((fn.Flags & ScriptFlags.AllowOom) != 0) run.Flags |= ScriptRunFlags.AllowOom;
         c.PreventPropagation();
-        server.RunScript(engine, run, fn.RegistryKey, 3, (int)numKeys, asGlobals: false, server.AfterFunctionRun);
+        server.RunScript(engine, run, fn.Ref, 3, (int)numKeys, asGlobals: false);
     }
 
     private static void Load(Client c)
@@ -258,9 +258,10 @@ public static class FunctionCommands
             w.Bulk("name");
             w.Bulk(run.Name);
             w.Bulk("command");
-            var argv = run.CommandLine;
-            w.ArrayHeader(argv.Length);
-            foreach (var a in argv) w.Bulk(a);
+            // The caller's arguments stay in place while its script runs (on this very thread).
+            var caller = run.Caller;
+            w.ArrayHeader(caller.Argc);
+            for (int i = 0; i < caller.Argc; i++) w.Bulk(caller.Arg(i));
             w.Bulk("duration_ms");
             w.Integer(run.ElapsedMs);
         }

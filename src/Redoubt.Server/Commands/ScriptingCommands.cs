@@ -62,8 +62,7 @@ public static class ScriptingCommands
             c.Reply.Error("Scripting is not available on this server: " + unavailable);
             return;
         }
-        string sha = evalsha ? Encoding.ASCII.GetString(c.Arg(1)).ToLowerInvariant() : LuaEngine.Sha1Hex(c.Arg(1));
-        var script = server.FindEvalScript(sha);
+        var script = server.FindEvalScript(c.Arg(1), isBody: !evalsha);
         if (script is null)
         {
             if (evalsha)
@@ -71,7 +70,7 @@ public static class ScriptingCommands
                 c.Reply.Error(NoScriptError);
                 return;
             }
-            if (server.CreateEvalScript(c, engine, c.Arg(1)) is null) return;
+            if (server.CreateEvalScript(c, engine, c.Arg(1)) is not { } sha) return;
             script = server.FindEvalScript(sha)!;
         }
         if (server.ScriptPrepareError(c, script.Flags, readOnly) is string prepareError)
@@ -79,13 +78,13 @@ public static class ScriptingCommands
             c.Reply.Error(prepareError);
             return;
         }
-        var run = new ScriptRun { Caller = c, Name = sha, Flags = ScriptRunFlags.EvalMode };
+        var run = engine.NewRun(c, script.Sha, ScriptRunFlags.EvalMode);
         bool compat = (script.Flags & ScriptFlags.EvalCompatMode) != 0;
         if (readOnly || (!compat && (script.Flags & ScriptFlags.NoWrites) != 0)) run.Flags |= ScriptRunFlags.ReadOnly;
         if (!compat && (script.Flags & ScriptFlags.AllowOom) != 0) run.Flags |= ScriptRunFlags.AllowOom;
         // The script's commands propagate themselves; the script never does.
         c.PreventPropagation();
-        server.RunScript(engine, run, "f_" + sha, 3, (int)numKeys, asGlobals: true, server.AfterScriptRun);
+        server.RunScript(engine, run, script.FunctionRef, 3, (int)numKeys, asGlobals: true);
     }
 
     private static void ScriptLoad(Client c)

@@ -10,7 +10,8 @@ public sealed class FunctionInfo
     public required string Name;
     public string? Description;
     public ScriptFlags Flags;
-    public required string RegistryKey;
+    /// <summary>The callback's reference in the functions interpreter's registry.</summary>
+    public required int Ref;
     public required FunctionLibrary Library;
 }
 
@@ -27,7 +28,6 @@ public sealed unsafe partial class LuaEngine
     private FunctionLibrary? _loading;
     private long _loadDeadline;
     private int _loadTimedOut;
-    private static long _functionGeneration;
 
     /// <summary>The time a library's code may run while it loads (Redis's LOAD_TIMEOUT_MS).</summary>
     public const int LoadTimeoutMs = 500;
@@ -41,15 +41,14 @@ public sealed unsafe partial class LuaEngine
     {
         IntPtr L = _state;
         int top = Lua.lua_gettop(L);
-        string key = "redoubt:loading";
-        if (Compile(code, "@user_function", key) is string compileError) return "Error compiling function: " + compileError;
+        if (Compile(code, "@user_function", out int chunkRef) is string compileError) return "Error compiling function: " + compileError;
         _loading = library;
         _loadDeadline = timeoutMs > 0 ? System.Diagnostics.Stopwatch.GetTimestamp() + timeoutMs * System.Diagnostics.Stopwatch.Frequency / 1000 : long.MaxValue;
         try
         {
             SetLoadMode(true);
-            Lua.RawGetField(L, Lua.RegistryIndex, HandlerKey);
-            Lua.RawGetField(L, Lua.RegistryIndex, key);
+            Lua.lua_rawgeti(L, Lua.RegistryIndex, _handlerRef);
+            Lua.lua_rawgeti(L, Lua.RegistryIndex, chunkRef);
             int status = Lua.lua_pcall(L, 0, 0, top + 1);
             // A timed-out load left the hook that fails any Lua code: install the normal one again.
             if (Interlocked.Exchange(ref _loadTimedOut, 0) != 0) ArmHook();
@@ -67,7 +66,7 @@ public sealed unsafe partial class LuaEngine
         {
             SetLoadMode(false);
             _loading = null;
-            Forget(key);
+            Forget(chunkRef);
             Lua.lua_settop(L, top);
         }
     }
@@ -75,7 +74,7 @@ public sealed unsafe partial class LuaEngine
     private void SetLoadMode(bool on)
     {
         IntPtr L = _state;
-        Lua.RawGetField(L, Lua.RegistryIndex, LoadModeKey);
+        Lua.lua_rawgeti(L, Lua.RegistryIndex, _loadModeRef);
         Lua.lua_pushboolean(L, on ? 1 : 0);
         Lua.lua_pcall(L, 1, 0, 0);
         Lua.lua_settop(L, Lua.lua_gettop(L));
@@ -84,7 +83,7 @@ public sealed unsafe partial class LuaEngine
     /// <summary>Drops the callbacks of a library that is being freed (or failed to load).</summary>
     public void ForgetFunctions(FunctionLibrary library)
     {
-        foreach (var f in library.Functions) Forget(f.RegistryKey);
+        foreach (var f in library.Functions) Forget(f.Ref);
         library.Functions.Clear();
     }
 
@@ -114,10 +113,9 @@ public sealed unsafe partial class LuaEngine
                     flags |= flag;
                 }
             }
-            string key = $"fn:{Interlocked.Increment(ref _functionGeneration)}:{name}";
             Lua.lua_pushvalue(L, 2);
-            Lua.RawSetField(L, Lua.RegistryIndex, key);
-            lib.Functions.Add(new FunctionInfo { Name = name, Description = description, Flags = flags, RegistryKey = key, Library = lib });
+            int callbackRef = Lua.luaL_ref(L, Lua.RegistryIndex);
+            lib.Functions.Add(new FunctionInfo { Name = name, Description = description, Flags = flags, Ref = callbackRef, Library = lib });
             return 0;
         }
         catch (Exception e) { return Fail(L, e.Message); }

@@ -101,6 +101,8 @@ internal static unsafe partial class Lua
     [LibraryImport(Lib)] public static partial int luaL_loadbuffer(IntPtr L, byte* buff, nuint size, byte* name);
     [LibraryImport(Lib)] public static partial int lua_gc(IntPtr L, int what, int data);
     [LibraryImport(Lib)] public static partial void luaL_where(IntPtr L, int level);
+    [LibraryImport(Lib)] public static partial int luaL_ref(IntPtr L, int t);
+    [LibraryImport(Lib)] public static partial void luaL_unref(IntPtr L, int t, int reference);
     [LibraryImport(Lib)] public static partial int lua_sethook(IntPtr L, IntPtr func, int mask, int count);
 
     // ---- Helpers over the raw API (none of them can raise) ----

@@ -9,12 +9,8 @@ namespace Redoubt.Server.Scripting;
 /// </summary>
 public sealed unsafe partial class LuaEngine : IDisposable
 {
-    private const string HandlerKey = "redoubt:error_handler";
-    private const string BindKey = "redoubt:bind";
-    private const string ArmKey = "redoubt:arm_hook";
-    private const string LoadModeKey = "redoubt:set_load_mode";
-    private const string HiddenKey = "redoubt:hidden";
-    private const string ProtectKey = "redoubt:protect";
+    // Registry references to what the prelude returned (integer keys: no string hashing per run).
+    private int _handlerRef, _bindRef, _armRef, _loadModeRef, _hiddenRef;
 
     /// <summary>Redis runs a few GC steps every 50 scripts instead of letting a full cycle add latency.</summary>
     private const int GcCyclePeriod = 50;
@@ -27,6 +23,11 @@ public sealed unsafe partial class LuaEngine : IDisposable
 
     /// <summary>The connection-less client the script's commands run through.</summary>
     public readonly Client ScriptClient;
+
+    private readonly ScriptRun _run = new();
+
+    /// <summary>The description of the next run (one object, reused: runs of one interpreter never overlap).</summary>
+    public ScriptRun NewRun(Client caller, string name, ScriptRunFlags flags) => _run.Reset(caller, name, flags);
 
     /// <summary>The run in progress, or null.</summary>
     public ScriptRun? Current { get; internal set; }
@@ -87,12 +88,12 @@ public sealed unsafe partial class LuaEngine : IDisposable
             return "cannot run the scripting prelude: " + Lua.ToStringOrNull(L, -1);
         // Results: error_handler, bind, arm_hook, set_load_mode, hidden, protect, error_table.
         Lua.Pop(L, 1);
-        Lua.RawSetField(L, Lua.RegistryIndex, ProtectKey);
-        Lua.RawSetField(L, Lua.RegistryIndex, HiddenKey);
-        Lua.RawSetField(L, Lua.RegistryIndex, LoadModeKey);
-        Lua.RawSetField(L, Lua.RegistryIndex, ArmKey);
-        Lua.RawSetField(L, Lua.RegistryIndex, BindKey);
-        Lua.RawSetField(L, Lua.RegistryIndex, HandlerKey);
+        Lua.Pop(L, 1); // protect
+        _hiddenRef = Lua.luaL_ref(L, Lua.RegistryIndex);
+        _loadModeRef = Lua.luaL_ref(L, Lua.RegistryIndex);
+        _armRef = Lua.luaL_ref(L, Lua.RegistryIndex);
+        _bindRef = Lua.luaL_ref(L, Lua.RegistryIndex);
+        _handlerRef = Lua.luaL_ref(L, Lua.RegistryIndex);
         Lua.lua_settop(L, 0);
         ArmHook();
         return null;
@@ -104,7 +105,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
         IntPtr L = _state;
         int top = Lua.lua_gettop(L);
         Lua.lua_sethook(L, IntPtr.Zero, 0, 0);
-        Lua.RawGetField(L, Lua.RegistryIndex, ArmKey);
+        Lua.lua_rawgeti(L, Lua.RegistryIndex, _armRef);
         Lua.lua_pcall(L, 0, 0, 0);
         Lua.lua_settop(L, top);
     }
@@ -194,36 +195,30 @@ public sealed unsafe partial class LuaEngine : IDisposable
         => (LuaEngine)GCHandle.FromIntPtr(Lua.lua_touserdata(L, Lua.UpvalueIndex(1))).Target!;
 
     /// <summary>
-    /// Compiles code into a function bound to the read-only globals and stores it in the registry
-    /// under <paramref name="registryKey"/>; null on success, else Lua's compile error.
+    /// Compiles code into a function bound to the read-only globals and keeps it in the registry;
+    /// <paramref name="functionRef"/> is its reference. Null on success, else Lua's compile error.
     /// </summary>
-    public string? Compile(ReadOnlySpan<byte> code, string chunkName, string registryKey)
+    public string? Compile(ReadOnlySpan<byte> code, string chunkName, out int functionRef)
     {
         IntPtr L = _state;
         int top = Lua.lua_gettop(L);
+        functionRef = 0;
         try
         {
             if (Lua.Load(L, code, chunkName) != 0) return Lua.ToStringOrNull(L, -1) ?? "unknown error";
-            Lua.RawGetField(L, Lua.RegistryIndex, BindKey);
+            Lua.lua_rawgeti(L, Lua.RegistryIndex, _bindRef);
             Lua.lua_insert(L, -2);
             if (Lua.lua_pcall(L, 1, 1, 0) != 0) return Lua.ToStringOrNull(L, -1) ?? "unknown error";
-            Lua.RawSetField(L, Lua.RegistryIndex, registryKey);
+            functionRef = Lua.luaL_ref(L, Lua.RegistryIndex);
             return null;
         }
         finally { Lua.lua_settop(L, top); }
     }
 
-    public bool HasFunction(string registryKey)
+    /// <summary>Drops a compiled function or callback kept in the registry.</summary>
+    public void Forget(int functionRef)
     {
-        int t = Lua.RawGetField(_state, Lua.RegistryIndex, registryKey);
-        Lua.Pop(_state, 1);
-        return t == Lua.TFunction;
-    }
-
-    public void Forget(string registryKey)
-    {
-        Lua.lua_pushnil(_state);
-        Lua.RawSetField(_state, Lua.RegistryIndex, registryKey);
+        if (functionRef > 0) Lua.luaL_unref(_state, Lua.RegistryIndex, functionRef);
     }
 
     private int _runTop;
@@ -234,7 +229,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
     /// arguments from <paramref name="firstKey"/> on. Then <see cref="Call"/> runs it (possibly on the
     /// script thread) and <see cref="Finish"/> writes the result or error to the caller.
     /// </summary>
-    public void Begin(ScriptRun run, string registryKey, int firstKey, int numKeys, bool asGlobals)
+    public void Begin(ScriptRun run, int functionRef, int firstKey, int numKeys, bool asGlobals)
     {
         IntPtr L = _state;
         var caller = run.Caller;
@@ -247,17 +242,19 @@ public sealed unsafe partial class LuaEngine : IDisposable
         client.User = caller.User;
         if (caller.InMulti) client.Flags |= ClientFlags.Multi;
         Lua.lua_checkstack(L, 8);
-        Lua.RawGetField(L, Lua.RegistryIndex, HandlerKey);
-        Lua.RawGetField(L, Lua.RegistryIndex, registryKey);
+        Lua.lua_rawgeti(L, Lua.RegistryIndex, _handlerRef);
+        Lua.lua_rawgeti(L, Lua.RegistryIndex, functionRef);
         _runArgs = 0;
         if (asGlobals)
         {
             // KEYS and ARGV go straight into the hidden globals table.
-            Lua.RawGetField(L, Lua.RegistryIndex, HiddenKey);
+            Lua.lua_rawgeti(L, Lua.RegistryIndex, _hiddenRef);
+            Lua.PushBytes(L, "KEYS"u8);
             PushArgTable(caller, firstKey, numKeys);
-            Lua.RawSetField(L, -2, "KEYS");
+            Lua.lua_rawset(L, -3);
+            Lua.PushBytes(L, "ARGV"u8);
             PushArgTable(caller, firstKey + numKeys, caller.Argc - firstKey - numKeys);
-            Lua.RawSetField(L, -2, "ARGV");
+            Lua.lua_rawset(L, -3);
             Lua.Pop(L, 1);
         }
         else

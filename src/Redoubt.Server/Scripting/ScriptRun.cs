@@ -37,16 +37,26 @@ public enum ScriptRunFlags
 /// <summary>One running script or function: its caller, name, flags and replication target.</summary>
 public sealed class ScriptRun
 {
-    public required Client Caller;
+    public Client Caller = null!;
     /// <summary>The SHA1 of an EVAL script, or the function's name.</summary>
-    public required string Name;
+    public string Name = "";
     public ScriptRunFlags Flags;
-    /// <summary>The caller's command (FCALL ...), for FUNCTION STATS.</summary>
-    public byte[][] CommandLine = [];
     /// <summary>Set by SCRIPT KILL / FUNCTION KILL from another thread; read by the script's hook.</summary>
     public volatile bool KillRequested;
     public PropagationTarget ReplTarget = PropagationTarget.All;
-    public readonly long StartTimestamp = Stopwatch.GetTimestamp();
+    public long StartTimestamp;
+
+    /// <summary>Makes this (reused) object describe a new run.</summary>
+    public ScriptRun Reset(Client caller, string name, ScriptRunFlags flags)
+    {
+        Caller = caller;
+        Name = name;
+        Flags = flags;
+        KillRequested = false;
+        ReplTarget = PropagationTarget.All;
+        StartTimestamp = Stopwatch.GetTimestamp();
+        return this;
+    }
 
     public bool Has(ScriptRunFlags f) => (Flags & f) != 0;
 

@@ -30,6 +30,7 @@ public enum ClientFlags
     Paused = 1 << 16,
     DenyBlocking = 1 << 17,   // expects one reply per command (inside EXEC): no blocking, no SSUBSCRIBE
     Script = 1 << 18,         // the client scripts run their commands through
+    AofLoading = 1 << 19,     // the client replaying the AOF
 }
 
 public enum ReplyMode { On, Off, Skip, SkipNext }
@@ -50,6 +51,9 @@ public sealed partial class Client
     public int DbIndex;
     public ClientFlags Flags;
     public ReplyMode ReplyMode = ReplyMode.On;
+
+    /// <summary>Redis's mustObeyClient: the master link or the AOF replay, whose commands are applied as given.</summary>
+    public bool MustObey => (Flags & (ClientFlags.Master | ClientFlags.AofLoading)) != 0;
     public string? Name;
     public string LibName = "", LibVersion = "";
     public bool Authenticated;

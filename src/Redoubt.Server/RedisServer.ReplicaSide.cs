@@ -473,6 +473,8 @@ public sealed partial class RedisServer
     /// </summary>
     internal void MasterCommandApplied(Client c, ReadOnlySpan<byte> bytes, int replyMark)
     {
+        var reply = c.Reply.Written;
+        if (reply.Length > replyMark && reply[replyMark] == (byte)'-') LogErrorToUpstream(c, reply[(replyMark + 1)..]);
         c.Reply.Truncate(replyMark);
         if (_ackAfterCommand)
         {
@@ -484,6 +486,37 @@ public sealed partial class RedisServer
         if (c.InMulti) return;
         AppendToStream(_unappliedStream.GetBuffer().AsSpan(0, (int)_unappliedStream.Length));
         _unappliedStream.SetLength(0);
+    }
+
+    /// <summary>
+    /// A command from our master (or replayed from the AOF) failed here: the data may now differ, which
+    /// Redis logs as CRITICAL with the command and, for the master, the tail of the replication stream;
+    /// propagation-error-behavior panic / panic-on-replicas stops the server instead of diverging.
+    /// </summary>
+    internal void LogErrorToUpstream(Client c, ReadOnlySpan<byte> errorLine)
+    {
+        int end = errorLine.IndexOf((byte)'\r');
+        if (end >= 0) errorLine = errorLine[..end];
+        if (errorLine.Length > 4096) errorLine = errorLine[..4096];
+        bool aof = (c.Flags & ClientFlags.AofLoading) != 0;
+        string from = aof ? "server" : "replica", to = aof ? "AOF-loading-client" : "master";
+        string cmdName = c.LastCmd?.FullName ?? "<unknown>";
+        Log.Warning($"== CRITICAL == This {from} is sending an error to its {to}: '{Encoding.Latin1.GetString(errorLine)}' after processing the command '{cmdName}'");
+        if (!aof && Backlog is { HistLen: > 0 } backlog)
+        {
+            long len = Math.Min(256, backlog.HistLen);
+            var tail = new MemoryStream();
+            backlog.CopyFrom(backlog.FirstByteOffset + backlog.HistLen - len, part => tail.Write(part));
+            Log.Warning($"Latest backlog is: '{Monitoring.MonitorLine.Repr(tail.ToArray()).Trim('"')}'");
+        }
+        Stats.UnexpectedErrorReplies++;
+        string behavior = Config.PropagationErrorBehavior;
+        bool panic = (!aof && Config.ReplicaReadOnly && behavior is "panic" or "panic-on-replicas") || (aof && behavior == "panic");
+        if (panic)
+        {
+            Log.Warning($"This {from} panicked sending an error to its {to} after processing the command '{cmdName}'");
+            Environment.Exit(1);
+        }
     }
 
     /// <summary>REPLCONF GETACK from our master: answered once the command is applied.</summary>

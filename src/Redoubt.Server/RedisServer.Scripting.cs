@@ -192,7 +192,7 @@ public sealed partial class RedisServer
     internal string? ScriptPrepareError(Client caller, ScriptFlags flags, bool readOnlyCommand)
     {
         bool runningStale = Config.MasterHost != null && LinkStateNow != MasterLinkState.Connected && !Config.ReplicaServeStaleData;
-        bool obey = (caller.Flags & ClientFlags.Master) != 0;
+        bool obey = caller.MustObey;
         if ((flags & ScriptFlags.EvalCompatMode) != 0)
             return runningStale ? "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'." : null;
         if ((flags & ScriptFlags.NoCluster) != 0 && Config.ClusterEnabled)
@@ -228,7 +228,7 @@ public sealed partial class RedisServer
             c.Reply.Error("-NOTBUSY No scripts in execution right now.");
             return;
         }
-        if ((run.Caller.Flags & ClientFlags.Master) != 0)
+        if (run.Caller.MustObey)
         {
             c.Reply.Error("-UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed.");
             return;

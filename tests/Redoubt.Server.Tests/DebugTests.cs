@@ -11,22 +11,9 @@ public sealed class DebugTests : IClassFixture<ServerPair>
     private readonly ServerPair _pair;
     public DebugTests(ServerPair pair) => _pair = pair;
 
-    private static string Show(object? reply) => reply switch
-    {
-        null => "nil",
-        RespError e => "ERR:" + e.Message,
-        object?[] items => "[" + string.Join(",", items.Select(Show)) + "]",
-        _ => reply.ToString()!,
-    };
+    private static string Show(object? reply) => ReplyComparison.Show(reply);
 
-    /// <summary>Runs the same commands on both servers and asserts identical replies.</summary>
-    private void SameOnBoth(params object[][] commands)
-    {
-        using var ours = _pair.Ours.Connect();
-        using var real = _pair.Real.Connect();
-        foreach (var cmd in commands)
-            Assert.True(Show(real.Call(cmd)) == Show(ours.Call(cmd)), $"{string.Join(' ', cmd)}: real {Show(real.Call(cmd))} ours {Show(ours.Call(cmd))}");
-    }
+    private void SameOnBoth(params object[][] commands) => ReplyComparison.SameOnBoth(_pair, commands);
 
     [Fact]
     public void ConfigRewriteForceAllWritesEveryDirectiveAndTheServerReadsThemBack()

@@ -14,24 +14,9 @@ public sealed class ScriptingTests : IClassFixture<ServerPair>
     private readonly ServerPair _pair;
     public ScriptingTests(ServerPair pair) => _pair = pair;
 
-    private static string Show(object? reply) => reply switch
-    {
-        null => "nil",
-        RespError e => "ERR:" + Regex.Replace(e.Message, "script: [0-9a-f]{40}", "script: SHA"),
-        object?[] items => "[" + string.Join(",", items.Select(Show)) + "]",
-        _ => reply.ToString()!,
-    };
+    private static string Show(object? reply) => ReplyComparison.Show(reply);
 
-    private void SameOnBoth(params object[][] commands)
-    {
-        using var ours = _pair.Ours.Connect();
-        using var real = _pair.Real.Connect();
-        foreach (var cmd in commands)
-        {
-            string r = Show(real.Call(cmd)), o = Show(ours.Call(cmd));
-            Assert.True(r == o, $"{string.Join(' ', cmd)}\n real: {r}\n ours: {o}");
-        }
-    }
+    private void SameOnBoth(params object[][] commands) => ReplyComparison.SameOnBoth(_pair, commands);
 
     private static object[] Eval(string script, params string[] keysAndArgs) => ["EVAL", script, .. keysAndArgs];
 

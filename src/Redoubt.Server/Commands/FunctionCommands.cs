@@ -36,21 +36,7 @@ public static class FunctionCommands
             c.Reply.Error("Function not found");
             return;
         }
-        if (!NumberParser.TryParseInt64(c.Arg(2), out long numKeys))
-        {
-            c.Reply.Error("Bad number of keys provided");
-            return;
-        }
-        if (numKeys > c.Argc - 3)
-        {
-            c.Reply.Error("Number of keys can't be greater than number of args");
-            return;
-        }
-        if (numKeys < 0)
-        {
-            c.Reply.Error("Number of keys can't be negative");
-            return;
-        }
+        if (!ScriptingCommands.TryGetNumKeys(c, "Bad number of keys provided", out int numKeys)) return;
         if (server.ScriptPrepareError(c, fn.Flags, readOnly) is string prepareError)
         {
             c.Reply.Error(prepareError);
@@ -61,7 +47,7 @@ public static class FunctionCommands
         if (readOnly || (fn.Flags & ScriptFlags.NoWrites) != 0) run.Flags |= ScriptRunFlags.ReadOnly;
         if ((fn.Flags & ScriptFlags.AllowOom) != 0) run.Flags |= ScriptRunFlags.AllowOom;
         c.PreventPropagation();
-        server.RunScript(engine, run, fn.Ref, 3, (int)numKeys, asGlobals: false);
+        server.RunScript(engine, run, fn.Ref, 3, numKeys, asGlobals: false);
     }
 
     private static void Load(Client c)
@@ -111,7 +97,7 @@ public static class FunctionCommands
     {
         if (c.Argc > 3)
         {
-            SubcommandSyntaxError(c);
+            ServerCommands.SubcommandSyntaxError(c);
             return;
         }
         if (c.Argc == 3 && !c.ArgIs(2, "sync"u8) && !c.ArgIs(2, "async"u8))
@@ -185,10 +171,6 @@ public static class FunctionCommands
         w.EndDeferred(mark, n);
     }
 
-    /// <summary>Redis's addReplySubcommandSyntaxError.</summary>
-    private static void SubcommandSyntaxError(Client c) =>
-        c.Reply.Error($"unknown subcommand or wrong number of arguments for '{c.ArgString(1)}'. Try {c.ArgString(0).ToUpperInvariant()} HELP.");
-
     private static void Dump(Client c) => c.Reply.Bulk(c.Server.DumpFunctions());
 
     private static void Restore(Client c)
@@ -196,7 +178,7 @@ public static class FunctionCommands
         bool replace = false, flush = false;
         if (c.Argc > 4)
         {
-            SubcommandSyntaxError(c);
+            ServerCommands.SubcommandSyntaxError(c);
             return;
         }
         if (c.Argc == 4)

@@ -41,21 +41,7 @@ public static class ScriptingCommands
             c.Reply.Error(NoScriptError);
             return;
         }
-        if (!NumberParser.TryParseInt64(c.Arg(2), out long numKeys))
-        {
-            c.Reply.Error("value is not an integer or out of range");
-            return;
-        }
-        if (numKeys > c.Argc - 3)
-        {
-            c.Reply.Error("Number of keys can't be greater than number of args");
-            return;
-        }
-        if (numKeys < 0)
-        {
-            c.Reply.Error("Number of keys can't be negative");
-            return;
-        }
+        if (!TryGetNumKeys(c, "value is not an integer or out of range", out int numKeys)) return;
         var engine = server.EvalEngine(out string? unavailable);
         if (engine is null)
         {
@@ -84,7 +70,33 @@ public static class ScriptingCommands
         if (!compat && (script.Flags & ScriptFlags.AllowOom) != 0) run.Flags |= ScriptRunFlags.AllowOom;
         // The script's commands propagate themselves; the script never does.
         c.PreventPropagation();
-        server.RunScript(engine, run, script.FunctionRef, 3, (int)numKeys, asGlobals: true);
+        server.RunScript(engine, run, script.FunctionRef, 3, numKeys, asGlobals: true);
+    }
+
+    /// <summary>
+    /// The numkeys argument of EVAL and FCALL (argument 2): an integer from 0 to the number of arguments
+    /// after it, else the error replied (<paramref name="notANumber"/> when it is not a number).
+    /// </summary>
+    internal static bool TryGetNumKeys(Client c, string notANumber, out int numKeys)
+    {
+        numKeys = 0;
+        if (!NumberParser.TryParseInt64(c.Arg(2), out long n))
+        {
+            c.Reply.Error(notANumber);
+            return false;
+        }
+        if (n > c.Argc - 3)
+        {
+            c.Reply.Error("Number of keys can't be greater than number of args");
+            return false;
+        }
+        if (n < 0)
+        {
+            c.Reply.Error("Number of keys can't be negative");
+            return false;
+        }
+        numKeys = (int)n;
+        return true;
     }
 
     private static void ScriptLoad(Client c)

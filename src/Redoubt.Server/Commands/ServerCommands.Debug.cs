@@ -8,17 +8,12 @@ using Redoubt.Server.Storage;
 
 namespace Redoubt.Server.Commands;
 
-/// <summary>
-/// DEBUG (the subcommands the test suites rely on), and FUNCTION FLUSH / FUNCTION LIST over the empty
-/// function library this server has.
-/// </summary>
+/// <summary>DEBUG: the subcommands the test suites rely on.</summary>
 public static partial class ServerCommands
 {
     private static void BindDebug(CommandTable t)
     {
         t.Bind("debug", Debug);
-        t.Bind("function|flush", FunctionFlush);
-        t.Bind("function|list", FunctionList);
     }
 
     private static readonly string[] DebugHelpLines =
@@ -118,6 +113,14 @@ public static partial class ServerCommands
             c.Reply.Ok();
         }
         else if (c.ArgIs(1, "error"u8) && argc == 3) c.Reply.Error("-" + c.ArgString(2));
+        else if (c.ArgIs(1, "replicate"u8) && argc >= 3)
+        {
+            // Sends a command to the replicas only, without running it here (divergence tests).
+            var argv = new byte[argc - 2][];
+            for (int i = 2; i < argc; i++) argv[i - 2] = c.ArgBytes(i);
+            server.Propagation.Add(c.DbIndex, argv, Propagation.PropagationTarget.Replication);
+            c.Reply.Ok();
+        }
         else if (c.ArgIs(1, "change-repl-id"u8) && argc == 2)
         {
             server.Log.Warning("Changing replication IDs after receiving DEBUG change-repl-id");
@@ -416,47 +419,5 @@ public static partial class ServerCommands
                 r.Error("Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
                 break;
         }
-    }
-
-    // ---- FUNCTION FLUSH / LIST -------------------------------------------------
-
-    private static void FunctionFlush(Client c)
-    {
-        if (c.Argc > 3)
-        {
-            SubcommandSyntaxError(c);
-            return;
-        }
-        if (c.Argc == 3 && !c.ArgIs(2, "sync"u8) && !c.ArgIs(2, "async"u8))
-        {
-            c.Reply.Error("FUNCTION FLUSH only supports SYNC|ASYNC option");
-            return;
-        }
-        // No library can exist on this server, so the flush only counts as a change, as Redis counts it.
-        c.Server.Dirty();
-        c.Reply.Ok();
-    }
-
-    private static void FunctionList(Client c)
-    {
-        bool withCode = false, libraryName = false;
-        for (int i = 2; i < c.Argc; i++)
-        {
-            if (!withCode && c.ArgIs(i, "withcode"u8)) { withCode = true; continue; }
-            if (!libraryName && c.ArgIs(i, "libraryname"u8))
-            {
-                if (i >= c.Argc - 1)
-                {
-                    c.Reply.Error("library name argument was not given");
-                    return;
-                }
-                libraryName = true;
-                i++;
-                continue;
-            }
-            c.Reply.Error("Unknown argument " + c.ArgString(i));
-            return;
-        }
-        c.Reply.EmptyArray();
     }
 }

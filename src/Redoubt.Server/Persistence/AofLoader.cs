@@ -25,6 +25,7 @@ public sealed class AofLoader
         _server = server;
         _client = new Client(-1, server) { Name = null };
         _client.Authenticated = true;
+        _client.Flags |= ClientFlags.AofLoading;
     }
 
     /// <summary>Bytes consumed so far across files (loading progress).</summary>
@@ -159,8 +160,11 @@ public sealed class AofLoader
         c.Cmd = cmd;
         var previous = _server.CurrentClient;
         _server.CurrentClient = c;
+        c.LastCmd = cmd;
         try { cmd.Handler!(c); }
         finally { _server.CurrentClient = previous; }
+        var reply = c.Reply.Written;
+        if (reply.Length > 0 && reply[0] == (byte)'-') _server.LogErrorToUpstream(c, reply[1..]);
         c.Reply.Clear();
     }
 

@@ -35,7 +35,7 @@ internal static class ScriptCommandChecks
         if (cmd.Has(CommandFlags.NoScript))
             return Reject(server, c, cmd, "This Redis command is not allowed from script");
 
-        bool fromMaster = (run.Caller.Flags & ClientFlags.Master) != 0;
+        bool fromMaster = run.Caller.MustObey;
         if (server.Config.MasterHost != null && server.LinkStateNow != MasterLinkState.Connected &&
             !server.Config.ReplicaServeStaleData && !cmd.Has(CommandFlags.Stale))
             return Reject(server, c, cmd, "Can not execute the command on a stale replica");

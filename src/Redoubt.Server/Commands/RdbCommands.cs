@@ -78,6 +78,30 @@ public static class RdbCommands
         e.Clear();
     }
 
+    /// <summary>
+    /// What a corrupt payload is reported as: the loader's own reason when it names one, otherwise the
+    /// integrity check of the payload's encoding that failed, in Redis's words.
+    /// </summary>
+    internal static string CorruptionReason(Exception e, byte type)
+    {
+        if (e is RdbFormatException && (e.Message.Contains("integrity check failed") || e.Message.Contains("Duplicate") || e.Message.Contains("dup elements")))
+            return e.Message;
+        return type switch
+        {
+            Rdb.TypeHashZipmap => "Zipmap integrity check failed.",
+            Rdb.TypeListZiplist => "List ziplist integrity check failed.",
+            Rdb.TypeZSetZiplist => "Zset ziplist integrity check failed.",
+            Rdb.TypeHashZiplist => "Hash ziplist integrity check failed.",
+            Rdb.TypeSetIntset => "Intset integrity check failed.",
+            Rdb.TypeListQuicklist => "Ziplist integrity check failed.",
+            Rdb.TypeListQuicklist2 => "Listpack integrity check failed.",
+            Rdb.TypeHashListpack => "Hash listpack integrity check failed.",
+            Rdb.TypeZSetListpack => "Zset listpack integrity check failed.",
+            Rdb.TypeStreamListpacks or Rdb.TypeStreamListpacks2 => "Stream listpack integrity check failed.",
+            _ => e.Message,
+        };
+    }
+
     /// <summary>Checks a DUMP payload's footer: RDB version not newer than ours and the CRC64 (Redis's verifyDumpPayload).</summary>
     public static bool VerifyDumpPayload(ReadOnlySpan<byte> p, bool skipChecksum)
     {
@@ -159,6 +183,8 @@ public static class RdbCommands
         catch (Exception e) when (e is RdbFormatException or RdbShortReadException or IndexOutOfRangeException
                                      or ArgumentOutOfRangeException or OverflowException or FormatException)
         {
+            // As Redis's rdbReportError in a RESTORE: logged at verbose level, the command fails.
+            server.Log.Verbose($"Internal error in RDB reading offset 0, function at RdbObjects.Read -> {CorruptionReason(e, payload.Length > 0 ? payload[0] : (byte)0)}");
             obj = null;
         }
         if (obj == null)

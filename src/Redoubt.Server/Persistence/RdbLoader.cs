@@ -11,7 +11,7 @@ public sealed class RdbLoadResult
     public long ReplOffset = -1;
     public int ReplStreamDb = -1;
     public bool AofBase;
-    public long KeysLoaded, KeysExpired;
+    public long KeysLoaded, KeysExpired, EmptyKeysSkipped;
     /// <summary>Keys dropped because they had expired (a master propagates their deletion after a restart).</summary>
     public readonly List<(int Db, byte[] Key)> ExpiredKeys = new();
     /// <summary>Bytes the RDB took (header to checksum): where what follows it starts.</summary>
@@ -188,7 +188,9 @@ public static class RdbLoader
                 idle = -1; freq = -1;
                 if (value == null)
                 {
-                    server.Log.Warning($"rdbLoadObject skipping empty key: {Encoding.Latin1.GetString(keyArray!)}");
+                    // Older Redis versions could write empty collections: skipped, and counted, as Redis does.
+                    if (result.EmptyKeysSkipped++ < 10)
+                        server.Log.Warning($"rdbLoadObject skipping empty key: {Encoding.Latin1.GetString(keyArray!)}");
                     continue;
                 }
                 if (!server.IsReplica && (flags & RdbLoadFlags.AofPreamble) == 0 && thisExpire != -1 && thisExpire < now)
@@ -241,7 +243,10 @@ public static class RdbLoader
             st.RdbLastLoadKeysExpired = result.KeysExpired;
             st.LoadingLoadedBytes = r.Offset;
             result.ConsumedBytes = r.Offset;
-            server.Log.Notice($"Done loading RDB, keys loaded: {result.KeysLoaded}, keys expired: {result.KeysExpired}.");
+            if (result.EmptyKeysSkipped > 0)
+                server.Log.Warning($"Done loading RDB, keys loaded: {result.KeysLoaded}, keys expired: {result.KeysExpired}, empty keys skipped: {result.EmptyKeysSkipped}.");
+            else
+                server.Log.Notice($"Done loading RDB, keys loaded: {result.KeysLoaded}, keys expired: {result.KeysExpired}.");
             return result;
         }
         catch (RdbShortReadException e)

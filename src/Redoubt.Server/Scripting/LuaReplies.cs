@@ -159,7 +159,10 @@ internal static unsafe class LuaReplies
                     Push(L, r, ref pos, depth + 1);
                     if (kind == (byte)'%') Push(L, r, ref pos, depth + 1);
                     else if (push) Lua.lua_pushboolean(L, 1);
-                    if (push) Lua.lua_rawset(L, -3);
+                    if (!push) continue;
+                    // A nil key would make lua_rawset raise here, inside a managed frame: drop the pair.
+                    if (Lua.lua_type(L, -2) == Lua.TNil) Lua.Pop(L, 2);
+                    else Lua.lua_rawset(L, -3);
                 }
                 if (push) Lua.RawSetField(L, -2, kind == (byte)'%' ? "map" : "set");
                 return;

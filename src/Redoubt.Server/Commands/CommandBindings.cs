@@ -45,6 +45,7 @@ public static class CommandBindings
         server.AttachDigests();
         ScriptingCommands.Bind(t);
         FunctionCommands.Bind(t);
+        MigrateCommand.Bind(t);
         server.AttachScripting();
     }
 }

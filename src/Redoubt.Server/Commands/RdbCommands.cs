@@ -67,15 +67,7 @@ public static class RdbCommands
             c.Reply.Null();
             return;
         }
-        var e = Encoder(c.Server);
-        e.Clear();
-        e.WriteTypeAndValue(c.Db.ObjectAt(slot));
-        e.WriteByte(Rdb.Version & 0xFF);
-        e.WriteByte(Rdb.Version >> 8);
-        ulong crc = Crc64.Update(0, e.Written);
-        e.WriteInt64LE((long)crc);
-        c.Reply.Bulk(e.Written);
-        e.Clear();
+        c.Reply.Bulk(DumpPayload(c.Server, c.Db.ObjectAt(slot)));
     }
 
     /// <summary>
@@ -100,6 +92,20 @@ public static class RdbCommands
             Rdb.TypeStreamListpacks or Rdb.TypeStreamListpacks2 => "Stream listpack integrity check failed.",
             _ => e.Message,
         };
+    }
+
+    /// <summary>DUMP's payload for a stored value: type and value in RDB encoding, RDB version, CRC64.</summary>
+    internal static byte[] DumpPayload(RedisServer server, object value)
+    {
+        var e = Encoder(server);
+        e.Clear();
+        e.WriteTypeAndValue(value);
+        e.WriteByte(Rdb.Version & 0xFF);
+        e.WriteByte(Rdb.Version >> 8);
+        e.WriteInt64LE((long)Crc64.Update(0, e.Written));
+        var payload = e.Written.ToArray();
+        e.Clear();
+        return payload;
     }
 
     /// <summary>Checks a DUMP payload's footer: RDB version not newer than ours and the CRC64 (Redis's verifyDumpPayload).</summary>

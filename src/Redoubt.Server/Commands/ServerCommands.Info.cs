@@ -276,7 +276,7 @@ public static partial class ServerCommands
          .Field("pubsubshard_channels", server.PubSub.ShardChannelCount)
          .Field("latest_fork_usec", st.LatestForkUsec)
          .Field("total_forks", st.TotalForks)
-         .Field("migrate_cached_sockets", 0)
+         .Field("migrate_cached_sockets", server.MigrateCachedSockets)
          .Field("slave_expires_tracked_keys", 0)
          .Field("active_defrag_hits", 0)
          .Field("active_defrag_misses", 0)

@@ -52,7 +52,7 @@ public static class RdbObjects
                     }
                     if (type == Rdb.TypeListQuicklist)
                     {
-                        ZiplistReader.Validate(blob, deep);
+                        ZiplistReader.Validate(blob, deep: true);
                         var zr = new ZiplistReader(blob);
                         while (zr.NextBytes(scratch, out var v)) list.PushTail(v);
                     }
@@ -68,7 +68,7 @@ public static class RdbObjects
             case Rdb.TypeListZiplist:
             {
                 var blob = r.ReadStringSpan();
-                ZiplistReader.Validate(blob, deep);
+                ZiplistReader.Validate(blob, deep: true);
                 var list = new ListObject(key, server.ListMaxListpackSize);
                 var zr = new ZiplistReader(blob);
                 while (zr.NextBytes(scratch, out var v)) list.PushTail(v);
@@ -119,7 +119,9 @@ public static class RdbObjects
             {
                 var blob = r.ReadStringSpan();
                 var limits = server.ZSetLimits;
-                int count = type == Rdb.TypeZSetListpack ? ListpackReader.Validate(blob, deep) : ZiplistReader.Validate(blob, deep);
+                // A legacy ziplist is always walked in full, as Redis converts it to a listpack on load
+                // (its validation is then deep whatever sanitize-dump-payload says).
+                int count = type == Rdb.TypeZSetListpack ? ListpackReader.Validate(blob, deep) : ZiplistReader.Validate(blob, deep: true);
                 if (count % 2 != 0) throw new RdbFormatException("Zset listpack integrity check failed.");
                 if (count == 0) return null;
                 var z = new SortedSetObject(key, listpack: count / 2 <= limits.MaxEntries, Math.Min(count / 2, 1024));
@@ -171,7 +173,7 @@ public static class RdbObjects
                 }
                 else if (type == Rdb.TypeHashZiplist)
                 {
-                    int count = ZiplistReader.Validate(blob, deep);
+                    int count = ZiplistReader.Validate(blob, deep: true);
                     if (count % 2 != 0) throw new RdbFormatException("Hash ziplist integrity check failed.");
                     var zr = new ZiplistReader(blob);
                     while (zr.NextBytes(scratch, out var f))

@@ -187,10 +187,14 @@ public static class RdbObjects
                     int count = ListpackReader.Validate(blob, deep);
                     if (count % 2 != 0) throw new RdbFormatException("Hash listpack integrity check failed.");
                     var lr = new ListpackReader(blob);
+                    // Without sanitization the fields are taken as distinct, as Redis adopts the listpack
+                    // as it is: no search per field. Sanitizing checks for duplicates as it adds.
+                    if (!deep) h.ReservePacked(blob.Length);
                     while (lr.NextBytes(scratch, out var f))
                     {
                         if (!lr.NextBytes(scratch2, out var v)) throw new RdbFormatException("Hash listpack integrity check failed.");
-                        SetH(h, f, v, cfg);
+                        if (deep) SetH(h, f, v, cfg);
+                        else h.AppendLoaded(f, v, cfg.HashMaxListpackEntries, cfg.HashMaxListpackValue);
                     }
                 }
                 return h.Count == 0 ? null : h;

@@ -114,6 +114,9 @@ public struct EntryPack
         Array.Resize(ref _buf, Math.Max(size, need));
     }
 
+    /// <summary>Makes room for <paramref name="bytes"/> more bytes at once (a collection read whole from a file).</summary>
+    public void Reserve(int bytes) => EnsureRoom(bytes);
+
     public void Append(ReadOnlySpan<byte> data)
     {
         EnsureRoom(HeaderSize(data.Length) + data.Length);

@@ -91,6 +91,28 @@ public sealed class HashObject : RedisObject
         return false;
     }
 
+    /// <summary>
+    /// Loading a small hash from a file whose fields are trusted to be distinct (no sanitization asked):
+    /// appends without looking for the field, converting to a table past the limits as Set would.
+    /// </summary>
+    public void AppendLoaded(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value, long maxEntries, long maxValue)
+    {
+        if (_table == null && (field.Length > maxValue || value.Length > maxValue || Count >= maxEntries)) ConvertToTable();
+        if (_table != null)
+        {
+            _table.Set(field, value);
+            return;
+        }
+        _pack.Append(field);
+        _pack.Append(value);
+    }
+
+    /// <summary>Sizes the compact form for about <paramref name="bytes"/> of fields and values.</summary>
+    public void ReservePacked(int bytes)
+    {
+        if (_table == null) _pack.Reserve(bytes);
+    }
+
     /// <summary>Removes <paramref name="field"/>; false when absent.</summary>
     public bool Delete(ReadOnlySpan<byte> field)
     {

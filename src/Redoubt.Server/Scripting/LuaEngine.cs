@@ -84,11 +84,9 @@ public sealed unsafe partial class LuaEngine : IDisposable
             return "cannot compile the scripting prelude: " + Lua.ToStringOrNull(L, -1);
         if (PushPrimitives() is string unsupported) return unsupported;
         PushOptionalLibraries();
-        if (Lua.lua_pcall(L, 2, 7, 0) != 0)
+        if (Lua.lua_pcall(L, 2, 5, 0) != 0)
             return "cannot run the scripting prelude: " + Lua.ToStringOrNull(L, -1);
-        // Results: error_handler, bind, arm_hook, set_load_mode, hidden, protect, error_table.
-        Lua.Pop(L, 1);
-        Lua.Pop(L, 1); // protect
+        // Results: error_handler, bind, arm_hook, set_load_mode, hidden (kept by reference, last first).
         _hiddenRef = Lua.luaL_ref(L, Lua.RegistryIndex);
         _loadModeRef = Lua.luaL_ref(L, Lua.RegistryIndex);
         _armRef = Lua.luaL_ref(L, Lua.RegistryIndex);

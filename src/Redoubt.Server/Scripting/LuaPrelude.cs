@@ -277,6 +277,6 @@ local function arm_hook() dbg.sethook(count_hook, '', 100000) end
 -- Functions run with the visible globals; KEYS and ARGV are set (raw) in the hidden table by the engine.
 local function bind(f) setfenv(f, visible) return f end
 
-return error_handler, bind, arm_hook, set_load_mode, hidden, protect, error_table
+return error_handler, bind, arm_hook, set_load_mode, hidden
 """;
 }

@@ -226,3 +226,38 @@ lib_ratio_row() {
   echo "| $label | ${o:-n/a} | ${r:-n/a} | $ratio |"
 }
 
+# The options bench/persistence.sh and bench/replication.sh share: -k/--keys, -n, -P, -r/--rounds,
+# -s/--servers, -o/--out and -h/--help (which calls the caller's usage function). Sets keys, n,
+# pipeline, rounds, server_list and out (defaults 1000000, 500000, 16, 3, ours+redis, none).
+lib_parse_bench_options() {
+  keys=1000000 n=500000 pipeline=16 rounds=3 out=""
+  local servers=ours,redis v
+  while (($#)); do
+    case "$1" in
+      -k|--keys) keys="$2"; shift 2 ;;
+      -n) n="$2"; shift 2 ;;
+      -P) pipeline="$2"; shift 2 ;;
+      -r|--rounds) rounds="$2"; shift 2 ;;
+      -s|--servers) servers="$2"; shift 2 ;;
+      -o|--out) out="$2"; shift 2 ;;
+      -h|--help) usage; exit 0 ;;
+      *) usage >&2; lib_die "unknown option: $1" ;;
+    esac
+  done
+  for v in keys n pipeline rounds; do
+    [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || lib_die "$v must be a positive integer (got '${!v}')"
+  done
+  IFS=, read -r -a server_list <<<"$servers"
+  command -v redis-benchmark >/dev/null || lib_die "redis-benchmark not found (apt-get install redis-tools)"
+}
+
+# Creates the output directory (a temporary one named after $1 unless -o gave one, removed at exit),
+# installs the cleanup trap and starts an empty results.tsv in it ($results).
+lib_bench_workdir() {
+  if [[ -z "$out" ]]; then out="$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")"; LIB_TMP_PATHS+=("$out"); fi
+  mkdir -p "$out"
+  trap lib_cleanup EXIT
+  results="$out/results.tsv"
+  : >"$results"
+}
+

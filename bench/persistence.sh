@@ -25,30 +25,8 @@ options:
 EOF2
 }
 
-keys=1000000 n=500000 pipeline=16 rounds=3 servers=ours,redis out=""
-while (($#)); do
-  case "$1" in
-    -k|--keys) keys="$2"; shift 2 ;;
-    -n) n="$2"; shift 2 ;;
-    -P) pipeline="$2"; shift 2 ;;
-    -r|--rounds) rounds="$2"; shift 2 ;;
-    -s|--servers) servers="$2"; shift 2 ;;
-    -o|--out) out="$2"; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) usage >&2; lib_die "unknown option: $1" ;;
-  esac
-done
-for v in keys n pipeline rounds; do
-  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || lib_die "$v must be a positive integer (got '${!v}')"
-done
-IFS=, read -r -a server_list <<<"$servers"
-command -v redis-benchmark >/dev/null || lib_die "redis-benchmark not found (apt-get install redis-tools)"
-
-if [[ -z "$out" ]]; then out="$(mktemp -d "${TMPDIR:-/tmp}/redoubt-persist-bench.XXXXXX")"; LIB_TMP_PATHS+=("$out"); fi
-mkdir -p "$out"
-trap lib_cleanup EXIT
-results="$out/results.tsv"
-: >"$results"
+lib_parse_bench_options "$@"
+lib_bench_workdir redoubt-persist-bench
 
 # The collections, generated once as a redis-cli --pipe input.
 collections="$out/collections.resp"

@@ -66,9 +66,9 @@ public sealed partial class RedisServer
         bool evalsha = cmd.Handler == ScriptingCommands.EvalShaHandler || cmd.Handler == ScriptingCommands.EvalShaRoHandler;
         var body = c.Arg(1);
         if (evalsha && body.Length != 40) return flags;
+        // The cache lookup allocates nothing: on a replica the gate asks this for every EVAL.
         ScriptFlags scriptFlags;
-        string sha = evalsha ? Encoding.ASCII.GetString(body).ToLowerInvariant() : LuaEngine.Sha1Hex(body);
-        if (_evalScripts.TryGetValue(sha, out var cached)) scriptFlags = cached.Flags;
+        if (FindEvalScript(body, isBody: !evalsha) is { } cached) scriptFlags = cached.Flags;
         else if (evalsha || ParseShebang(body, out scriptFlags, out _, out _) != null) return flags;
         if ((scriptFlags & ScriptFlags.EvalCompatMode) != 0) return flags;
         return ScriptFlagsToCommandFlags(flags, scriptFlags);

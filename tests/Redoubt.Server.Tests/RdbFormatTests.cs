@@ -310,6 +310,76 @@ public class RdbFormatTests
     }
 
     [Fact]
+    public void FilesAreReadThroughAWindowWithoutLosingAByte()
+    {
+        // Enough data for several 1 MB windows: plain values straddling window edges, a value larger
+        // than a window, compressible values (LZF) and small hashes, after the fixture's every type.
+        var a = NewServer();
+        var b = NewServer();
+        var c = NewServer();
+        string dir = Directory.CreateTempSubdirectory("redoubt-rdb-window").FullName;
+        try
+        {
+            RdbLoader.LoadFile(a, Path.Combine(FixtureDir, "all-types.rdb"));
+            var rng = new Random(7);
+            byte[] huge;
+            lock (a.Sync)
+            {
+                var db = a.Databases[0];
+                for (int i = 0; i < 6000; i++)
+                {
+                    var value = new byte[rng.Next(1, 1500)];
+                    rng.NextBytes(value);
+                    db.Add(StringRecord.Create(Encoding.ASCII.GetBytes($"plain:{i}"), value));
+                }
+                huge = new byte[3 << 20];
+                rng.NextBytes(huge);
+                db.Add(StringRecord.Create("huge"u8, huge));
+                for (int i = 0; i < 2000; i++)
+                {
+                    db.Add(StringRecord.Create(Encoding.ASCII.GetBytes($"lzf:{i}"), Encoding.ASCII.GetBytes(new string((char)('a' + i % 26), 200 + i % 300))));
+                    var h = new HashObject(Encoding.ASCII.GetBytes($"hash:{i}"));
+                    for (int f = 0; f < 8; f++) h.Set(Encoding.ASCII.GetBytes($"field{f}"), Encoding.ASCII.GetBytes($"value{f * i}"), 128, 64);
+                    db.Add(h);
+                }
+            }
+            var bytes = SaveToBytes(a);
+            Assert.True(bytes.Length > 7 << 20);
+            string path = Path.Combine(dir, "dump.rdb");
+            File.WriteAllBytes(path, bytes);
+
+            var result = RdbLoader.LoadFile(b, path);
+            Assert.Equal(bytes.Length, result.ConsumedBytes);
+            Assert.Equal(Canonical(a).OrderBy(x => x.Key), Canonical(b).OrderBy(x => x.Key));
+
+            // One flipped byte inside the huge value leaves the structure intact: only the checksum,
+            // accumulated across the windows, can notice it.
+            int hugeAt = bytes.AsSpan().IndexOf(huge.AsSpan(0, 32));
+            Assert.True(hugeAt > 0);
+            bytes[hugeAt + (2 << 20)] ^= 1;
+            File.WriteAllBytes(path, bytes);
+            var crc = Assert.Throws<RdbLoadException>(() => RdbLoader.LoadFile(c, path));
+            Assert.Equal("RDB CRC error", crc.Message);
+
+            // Cut in the middle of the huge value: a short read at the end of the file, not a hang or a crash.
+            File.WriteAllBytes(path, bytes[..(hugeAt + (1 << 20))]);
+            var cut = Assert.Throws<RdbLoadException>(() => RdbLoader.LoadFile(NewServerFlushed(c), path));
+            Assert.True(cut.ShortRead);
+        }
+        finally
+        {
+            a.Shutdown(true, true); b.Shutdown(true, true); c.Shutdown(true, true);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static RedisServer NewServerFlushed(RedisServer server)
+    {
+        lock (server.Sync) foreach (var db in server.Databases) db.Clear();
+        return server;
+    }
+
+    [Fact]
     public void StreamDataRoundTripsThroughManyNodes()
     {
         var data = new RdbStreamData();

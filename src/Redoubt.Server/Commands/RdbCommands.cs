@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using Redoubt.Server.Persistence;
 using Redoubt.Server.Storage;
 
@@ -281,8 +282,8 @@ public static class RdbCommands
                 server.Watches.TouchAllInDb(db, null);
                 db.Clear();
             }
-        byte[] data;
-        try { data = File.ReadAllBytes(path); }
+        SafeFileHandle file;
+        try { file = File.OpenHandle(path); }
         catch (IOException e)
         {
             server.Log.Warning($"Fatal error loading the DB: {e.Message}. Exiting.");
@@ -291,7 +292,7 @@ public static class RdbCommands
         }
         try
         {
-            RdbLoader.Load(server, data, 0, data.Length, flags, lockHeld: true);
+            using (file) RdbLoader.Load(server, file, flags, lockHeld: true);
         }
         catch (RdbLoadException e)
         {

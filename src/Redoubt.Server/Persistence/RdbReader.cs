@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using Microsoft.Win32.SafeHandles;
 using System.Globalization;
 using System.Text;
 using Redoubt.Server.Protocol;
@@ -12,18 +14,37 @@ public sealed class RdbShortReadException(long offset) : Exception("Unexpected E
 }
 
 /// <summary>
-/// Reads RDB primitives from bytes in memory. Every length is checked against what remains before
-/// anything is allocated for it, so a corrupt length fails as a short read instead of a huge allocation.
-/// Strings are returned as slices of the input when stored plainly; integer and LZF forms are decoded
-/// into a scratch buffer valid until the next read.
+/// Reads RDB primitives from bytes in memory or from a file. Every length is checked against what
+/// remains before anything is allocated for it, so a corrupt length fails as a short read instead of a
+/// huge allocation. Strings are returned as slices of the input when stored plainly; integer and LZF
+/// forms are decoded into a scratch buffer. Either kind of slice is valid until the next read, except
+/// that a plain slice survives one more string read (the loader keeps a key's bytes while it reads the
+/// value).
+///
+/// A file is read through a small window rather than whole: reading a large file into one array costs
+/// the allocation, zeroing and page faults of its whole size before the first key is parsed. The window
+/// rotates through three buffers and never rewrites the one it just left, which is what keeps a plain
+/// slice valid across the next string read (at most two refills).
 /// </summary>
 public sealed class RdbReader
 {
-    private readonly byte[] _data;
+    /// <summary>Bytes read from a file at a time.</summary>
+    private const int WindowBytes = 1 << 20;
+
+    private byte[] _data;
     private readonly int _start;
-    private readonly int _end;
+    private int _end;
     private int _pos;
     private byte[] _scratch = new byte[64];
+
+    // File input (null for bytes in memory): the handle, the file offset of _data[0], where the input
+    // ends in the file, the window buffers, and the checksum of what has left the window.
+    private readonly SafeFileHandle? _file;
+    private long _windowFileOffset;
+    private readonly long _fileEnd, _fileStart;
+    private readonly byte[]?[] _windows = new byte[3][];
+    private int _window;
+    private ulong _crcOfDropped;
 
     public RdbReader(byte[] data, int start, int length)
     {
@@ -33,14 +54,54 @@ public sealed class RdbReader
         _end = start + length;
     }
 
-    /// <summary>Bytes consumed so far (the file offset when the input is a whole file).</summary>
-    public long Offset => _pos - _start;
-    public int Remaining => _end - _pos;
-    public ReadOnlySpan<byte> Consumed => new(_data, _start, _pos - _start);
+    /// <summary>Reads the file behind <paramref name="file"/> from <paramref name="offset"/> to its end.</summary>
+    public RdbReader(SafeFileHandle file, long offset)
+    {
+        _file = file;
+        _fileStart = _windowFileOffset = offset;
+        _fileEnd = RandomAccess.GetLength(file);
+        _data = [];
+    }
 
+    /// <summary>Bytes consumed so far (the file offset when the input is a whole file).</summary>
+    public long Offset => _file == null ? _pos - _start : _windowFileOffset + _pos - _fileStart;
+    public long Remaining => _file == null ? _end - _pos : _fileEnd - (_windowFileOffset + _pos);
+
+    /// <summary>The CRC64 of everything consumed so far (the RDB checksum covers all before it).</summary>
+    public ulong ChecksumOfConsumed()
+        => _file == null
+            ? Crc64.Update(0, new ReadOnlySpan<byte>(_data, _start, _pos - _start))
+            : Crc64.Update(_crcOfDropped, new ReadOnlySpan<byte>(_data, 0, _pos));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Need(long n)
     {
-        if (n < 0 || n > _end - _pos) throw new RdbShortReadException(Offset);
+        if (n < 0 || n > _end - _pos) Refill(n);
+    }
+
+    /// <summary>Brings at least <paramref name="n"/> unread bytes into the window, or fails as a short read.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Refill(long n)
+    {
+        if (_file == null || n < 0 || n > Remaining) throw new RdbShortReadException(Offset);
+        int unread = _end - _pos;
+        _crcOfDropped = Crc64.Update(_crcOfDropped, new ReadOnlySpan<byte>(_data, 0, _pos));
+        _window = (_window + 1) % _windows.Length;
+        int size = (int)Math.Max(WindowBytes, n);
+        var next = _windows[_window];
+        if (next == null || next.Length < size) _windows[_window] = next = GC.AllocateUninitializedArray<byte>(size);
+        _data.AsSpan(_pos, unread).CopyTo(next);
+        _windowFileOffset += _pos;
+        _data = next;
+        _pos = 0;
+        _end = unread;
+        int want = (int)Math.Min(next.Length - unread, _fileEnd - (_windowFileOffset + unread));
+        while (_end - unread < want)
+        {
+            int got = RandomAccess.Read(_file, next.AsSpan(_end, want - (_end - unread)), _windowFileOffset + _end);
+            if (got <= 0) throw new RdbShortReadException(Offset);
+            _end += got;
+        }
     }
 
     /// <summary>Fails when <paramref name="count"/> items of at least <paramref name="minBytes"/> each cannot fit in what remains.</summary>

@@ -662,6 +662,17 @@ public sealed partial class RedisServer
     {
         var w = Aof;
         if (w is null) return null;
+        // appendonly was just turned on and the first rewrite has not finished: the AOF does not hold
+        // the dataset yet, so exiting now would lose it.
+        if (AofState == AofState.WaitRewrite)
+        {
+            if (!ShutdownForced)
+            {
+                Log.Warning("Writing initial AOF, can't exit.");
+                return "Errors trying to SHUTDOWN. Check logs.";
+            }
+            Log.Warning("Writing initial AOF. Exit anyway.");
+        }
         if (_rewrite != null)
         {
             Log.Notice("There is a child rewriting the AOF. Killing it!");

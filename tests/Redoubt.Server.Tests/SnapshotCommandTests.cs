@@ -262,11 +262,13 @@ public class SnapshotCommandTests : IDisposable
         Assert.Null(h2.Ks.Server.Shutdown(noSave: false, save: true));
         Assert.Equal(3, h2.Dump()[0].Count);
 
-        // A failing final save refuses to shut down unless forced.
+        // A failing final save refuses to shut down unless forced. (The in-process client cannot
+        // block, so it asks for NOW, as Redis requires of clients that cannot.)
         var h3 = NewHarness();
         h3.Fill(1);
         h3.Ks.Server.Config.Dir = Path.Combine(h3.Dir, "missing");
-        Assert.Equal("ERR Errors trying to SHUTDOWN. Check logs.", Err(h3.Call("SHUTDOWN")));
+        Assert.Equal("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client", Err(h3.Call("SHUTDOWN")));
+        Assert.Equal("ERR Errors trying to SHUTDOWN. Check logs.", Err(h3.Call("SHUTDOWN", "NOW")));
         Assert.Contains("Error trying to save the DB, can't exit.", h3.Log);
         Assert.Null(h3.Ks.Server.Shutdown(noSave: false, force: true));
         Assert.Contains("Error trying to save the DB. Exit anyway.", h3.Log);

@@ -4,7 +4,7 @@ using Redoubt.Server.Storage;
 namespace Redoubt.Server.Blocking;
 
 /// <summary>What a client can block on (BLOCKED_LIST, BLOCKED_ZSET, BLOCKED_STREAM, and WAIT for replicas without keys).</summary>
-public enum BlockType : byte { Wait = 0, List = 1, ZSet = 2, Stream = 3 }
+public enum BlockType : byte { Wait = 0, List = 1, ZSet = 2, Stream = 3, Shutdown = 4 }
 
 /// <summary>
 /// What a client blocked on keys is waiting for. Each blocking command family subclasses it with its

@@ -29,7 +29,7 @@ public sealed class BlockingRegistry
     private readonly SortedSet<TimeoutEntry> _timeouts = new(TimeoutEntry.Order);
     private long _timeoutSeq;
     private readonly Queue<Client> _unblocked = new();
-    private readonly int[] _byType = new int[4];
+    private readonly int[] _byType = new int[Enum.GetValues<BlockType>().Length];
     private Timer? _timer;
     private long _timerDueMs = long.MaxValue;
     private bool _handling, _reprocessing;
@@ -165,6 +165,9 @@ public sealed class BlockingRegistry
         Release(c, reprocess: true);
         return true;
     }
+
+    /// <summary>Releases a client without a reply and without running its pending input (a SHUTDOWN that succeeded).</summary>
+    public void Forget(Client c) => Release(c, reprocess: false);
 
     /// <summary>A client that disconnects while blocked leaves without a reply or a trace.</summary>
     private void OnClientUnlinked(Client c)

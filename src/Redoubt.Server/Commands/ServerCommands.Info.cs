@@ -91,6 +91,7 @@ public static partial class ServerCommands
          .Field("executable", Environment.ProcessPath ?? "")
          .Field("config_file", server.Config.ConfigFile ?? "")
          .Field("io_threads_active", 0);
+        server.AppendShutdownInfo(s);
     }
 
     private static void InfoClients(RedisServer server, StringBuilder s)

@@ -48,20 +48,19 @@ public static partial class ServerCommands
             else c.Reply.Error("No shutdown in progress.");
             return;
         }
-        _ = now;
+        if (!now && c.DenyBlocking)
+        {
+            c.Reply.Error("SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
+            return;
+        }
         // A script past its time limit: only SHUTDOWN NOSAVE may stop the server.
         if (!noSave && c.Server.ScriptTimedOut)
         {
             c.Reply.Error(c.Server.BusyError);
             return;
         }
-        c.Server.Log.Warning("User requested shutdown...");
-        if (c.Server.Shutdown(noSave && !save, force, save) is string err)
-        {
-            c.Reply.Error(err);
-            return;
-        }
         // Like Redis, a successful SHUTDOWN closes the connection without a reply.
-        c.Flags |= ClientFlags.CloseAsap;
+        if (c.Server.ShutdownFromCommand(c, noSave, save, now, force) == ShutdownOutcome.Done)
+            c.Flags |= ClientFlags.CloseAsap;
     }
 }

@@ -203,10 +203,13 @@ public sealed class Snapshot
     {
         try
         {
-            while (!Step(int.MaxValue / 2, Stopwatch.Frequency / 10))
+            // rdb-key-save-delay slows a foreground save too (SAVE, the save at shutdown), as in Redis.
+            long delay = _server.Config.RdbKeySaveDelay;
+            while (!Step(delay != 0 ? 1 : int.MaxValue / 2, Stopwatch.Frequency / 10))
             {
                 NotePeak();
                 Flush(throwOnError: true);
+                if (delay > 0) Thread.Sleep(TimeSpan.FromTicks(Math.Max(1, delay * 10)));
             }
             NotePeak();
             Flush(throwOnError: true);

@@ -287,15 +287,16 @@ public static class RdbLoader
     /// <summary>
     /// Nearly everything a load allocates survives it, so collections during the load only copy live
     /// objects from generation to generation (measured: a quarter of a 300k-hash load went to them).
-    /// The runtime is asked for room for about three times the input without collecting; past that it
+    /// The runtime is asked for room for eight times the input without collecting (a mixed dataset of
+    /// small values takes about that much in memory; the room is reserved, not touched); past that it
     /// collects as usual. False when it declined or the input is small.
     /// </summary>
     private static bool SuspendCollections(long inputBytes)
     {
         // Small inputs are not worth the full collection that starting the region costs.
         if (inputBytes < 8L << 20) return false;
-        try { return GC.TryStartNoGCRegion(Math.Clamp(inputBytes * 3, 16L << 20, 1L << 30)); }
-        catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException) { return false; }
+        try { return GC.TryStartNoGCRegion(Math.Clamp(inputBytes * 8, 16L << 20, 1L << 30)); }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException or OutOfMemoryException) { return false; }
     }
 
     private static void ResumeCollections()

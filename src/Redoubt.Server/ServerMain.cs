@@ -124,6 +124,7 @@ public static class ServerMain
 
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => OnSignal(ctx, server, "SIGTERM", config.ShutdownOnSigterm));
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => OnSignal(ctx, server, "SIGINT", config.ShutdownOnSigint));
+        using var crash = Diagnostics.CrashReport.Install(server);
         // Clients accepted while the RDB loads get -LOADING (the gate's loading check), as in Redis.
         bool loadRdb = !config.AppendOnly && File.Exists(config.DbFilename);
         if (loadRdb)

@@ -56,6 +56,8 @@ public static partial class ServerCommands
         "      existing RDB file.",
         "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
         "      file to the database.",
+        "SEGFAULT",
+        "    Crash the server with sigsegv.",
         "SET-ACTIVE-EXPIRE <0|1>",
         "    Setting it to 0 disables expiring keys in background when they are not",
         "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -74,6 +76,7 @@ public static partial class ServerCommands
         var server = c.Server;
         int argc = c.Argc;
         if (argc == 2 && c.ArgIs(1, "help"u8)) ReplyHelp(c, DebugHelpLines);
+        else if (c.ArgIs(1, "segfault"u8) && argc == 2) Diagnostics.CrashReport.Segfault(server);
         else if (c.ArgIs(1, "sleep"u8) && argc == 3)
         {
             // Blocks the whole server, as Redis does: the command runs under the server lock.

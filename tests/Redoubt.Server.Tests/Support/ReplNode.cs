@@ -71,6 +71,16 @@ public sealed class ReplNode : IDisposable
 
     public int Pid => _process?.Id ?? 0;
 
+    /// <summary>The exit status once the process ended (128 + the signal that killed it).</summary>
+    public int ExitCode
+    {
+        get
+        {
+            _process!.WaitForExit(10000);
+            return _process.ExitCode;
+        }
+    }
+
     public string Log => File.Exists(LogPath) ? ReadShared(LogPath) : "";
 
     private static string ReadShared(string path)

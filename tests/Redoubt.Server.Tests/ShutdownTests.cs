@@ -38,14 +38,6 @@ public sealed class ShutdownTests
         return (master, replica);
     }
 
-    private static bool Exited(ReplNode node) => !IsAlive(node.Pid);
-
-    private static bool IsAlive(int pid)
-    {
-        try { return !Process.GetProcessById(pid).HasExited; }
-        catch (ArgumentException) { return false; }
-    }
-
     [Theory]
     [InlineData("shutdown")]
     [InlineData("sigterm")]
@@ -63,12 +55,12 @@ public sealed class ShutdownTests
             Assert.Contains("Waiting for replicas before shutting down.", master.Log);
             if (how == "shutdown") Assert.Equal("1", Info(m, "blocked_clients", "clients"));
             Thread.Sleep(200);
-            Assert.False(Exited(master));
+            Assert.False(master.HasExited);
 
             replica.Signal("CONT");
             using var r = replica.Connect();
             WaitFor(() => Equals(r.Call("GET", "k"), "2"), "the replica caught up before the master left");
-            WaitFor(() => Exited(master), "master exited");
+            WaitFor(() => master.HasExited, "master exited");
             Assert.Contains("1 of 1 replicas are in sync when shutting down.", master.Log);
             Assert.DoesNotContain("Lagging replica", master.Log);
             Assert.Contains("ready to exit, bye bye", master.Log);
@@ -84,7 +76,7 @@ public sealed class ShutdownTests
         {
             var watch = Stopwatch.StartNew();
             master.Signal("TERM");
-            WaitFor(() => Exited(master), "master exited after its timeout");
+            WaitFor(() => master.HasExited, "master exited after its timeout");
             Assert.InRange(watch.Elapsed.TotalSeconds, 0.9, 15);
             Assert.Matches(@"Lagging replica 127\.0\.0\.1:\d+ reported offset \d+ behind master, lag=\d+, state=online\.", master.Log);
             Assert.Contains("0 of 1 replicas are in sync when shutting down.", master.Log);

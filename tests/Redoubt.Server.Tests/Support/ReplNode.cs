@@ -71,6 +71,9 @@ public sealed class ReplNode : IDisposable
 
     public int Pid => _process?.Id ?? 0;
 
+    /// <summary>True once the server process has ended (a shutdown, a crash).</summary>
+    public bool HasExited => _process is null || _process.HasExited;
+
     /// <summary>The exit status once the process ended (128 + the signal that killed it).</summary>
     public int ExitCode
     {

@@ -169,7 +169,7 @@ public sealed partial class RedisServer
         else if (ShutdownInitiated && (NowMs >= _shutdownDeadlineMs || ReplicasInSync()))
             FinishShutdown();
         else return;
-        Blocking.ProcessUnblockedClients();
+        _blocking?.ProcessUnblockedClients();
     }
 
     private void ShutdownWhileScriptBusy()

@@ -270,7 +270,9 @@ public sealed partial class RedisServer : IKeyspaceHooks
         if (Pause.ExpireIfDue(now)) ReleasePostponedClients();
         DatabasesCron();
         CloseTimedOutClients(now);
-        foreach (var hook in CronHooks) hook();
+        // By index: a hook may register another (a subsystem created on first use), which runs next tick.
+        int count = CronHooks.Count;
+        for (int i = 0; i < count && !ShuttingDown; i++) CronHooks[i]();
     }
 
     private void CloseTimedOutClients(long now)

@@ -71,30 +71,6 @@ public static class RdbCommands
         c.Reply.Bulk(DumpPayload(c.Server, c.Db.ObjectAt(slot)));
     }
 
-    /// <summary>
-    /// What a corrupt payload is reported as: the loader's own reason when it names one, otherwise the
-    /// integrity check of the payload's encoding that failed, in Redis's words.
-    /// </summary>
-    internal static string CorruptionReason(Exception e, byte type)
-    {
-        if (e is RdbFormatException && (e.Message.Contains("integrity check failed") || e.Message.Contains("Duplicate") || e.Message.Contains("dup elements")))
-            return e.Message;
-        return type switch
-        {
-            Rdb.TypeHashZipmap => "Zipmap integrity check failed.",
-            Rdb.TypeListZiplist => "List ziplist integrity check failed.",
-            Rdb.TypeZSetZiplist => "Zset ziplist integrity check failed.",
-            Rdb.TypeHashZiplist => "Hash ziplist integrity check failed.",
-            Rdb.TypeSetIntset => "Intset integrity check failed.",
-            Rdb.TypeListQuicklist => "Ziplist integrity check failed.",
-            Rdb.TypeListQuicklist2 => "Listpack integrity check failed.",
-            Rdb.TypeHashListpack => "Hash listpack integrity check failed.",
-            Rdb.TypeZSetListpack => "Zset listpack integrity check failed.",
-            Rdb.TypeStreamListpacks or Rdb.TypeStreamListpacks2 => "Stream listpack integrity check failed.",
-            _ => e.Message,
-        };
-    }
-
     /// <summary>DUMP's payload for a stored value: type and value in RDB encoding, RDB version, CRC64.</summary>
     internal static byte[] DumpPayload(RedisServer server, object value)
     {
@@ -191,7 +167,7 @@ public static class RdbCommands
                                      or ArgumentOutOfRangeException or OverflowException or FormatException)
         {
             // As Redis's rdbReportError in a RESTORE: logged at verbose level, the command fails.
-            server.Log.Verbose($"Internal error in RDB reading offset 0, function at RdbObjects.Read -> {CorruptionReason(e, payload.Length > 0 ? payload[0] : (byte)0)}");
+            server.Log.Verbose($"Internal error in RDB reading offset 0, function at RdbObjects.Read -> {RdbObjects.CorruptionMessage(e, payload.Length > 0 ? payload[0] : 0)}");
             obj = null;
         }
         if (obj == null)
@@ -331,6 +307,13 @@ public static class RdbCommands
         catch (RdbLoadException e)
         {
             foreach (var line in e.LogLines(path)) server.Log.Warning(line);
+            // As Redis: the checker's walk of the file follows, to say where and in which key it broke.
+            if (!e.ShortRead)
+            {
+                var report = new StringWriter();
+                RdbCheck.Run([path], report);
+                server.Log.WriteRaw(report.ToString());
+            }
             return false;
         }
         catch (IOException e)

@@ -53,6 +53,7 @@ public static class RdbCheck
         var r = new RdbReader(data, 0, data.Length);
         long keys = 0, expires = 0, alreadyExpired = 0;
         string doing = "start", keyName = "", typeName = "";
+        int objectType = -1;
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         try
         {
@@ -95,7 +96,8 @@ public static class RdbCheck
                         goto done;
                 }
                 if (!Rdb.IsObjectType(type)) throw new RdbFormatException($"Unknown object type {type} in RDB file");
-                typeName = $"{type}";
+                typeName = $"{type} ({(type < TypeNames.Length ? TypeNames[type] : "unknown")})";
+                objectType = type;
                 doing = "read-key";
                 var key = r.ReadStringBytes();
                 keyName = Encoding.Latin1.GetString(key);
@@ -134,7 +136,8 @@ public static class RdbCheck
                                      or ArgumentOutOfRangeException or OverflowException or FormatException)
         {
             output.WriteLine("--- RDB ERROR DETECTED ---");
-            output.WriteLine($"[offset {r.Offset}] {e.Message}");
+            string message = doing == "read-object-value" && objectType >= 0 ? RdbObjects.CorruptionMessage(e, objectType) : e.Message;
+            output.WriteLine($"[offset {r.Offset}] {message}");
             output.WriteLine($"[additional info] While doing: {doing}");
             if (keyName.Length > 0) output.WriteLine($"[additional info] Reading key '{keyName}'");
             if (typeName.Length > 0) output.WriteLine($"[additional info] Reading type {typeName}");
@@ -142,6 +145,14 @@ public static class RdbCheck
             return 1;
         }
     }
+
+    // redis-check-rdb's names for the RDB object types, by type number.
+    private static readonly string[] TypeNames =
+    [
+        "string", "list-linked", "set-hashtable", "zset-v1", "hash-hashtable", "zset-v2", "module-value", "", "",
+        "hash-zipmap", "list-ziplist", "set-intset", "zset-ziplist", "hash-ziplist", "quicklist", "stream",
+        "hash-listpack", "zset-listpack", "quicklist-v2",
+    ];
 
     private static void Info(TextWriter output, long keys, long expires, long alreadyExpired)
     {

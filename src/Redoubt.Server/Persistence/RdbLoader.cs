@@ -194,7 +194,8 @@ public static class RdbLoader
                 else
                 {
                     keyArray = keySpan.ToArray();
-                    value = RdbObjects.Read(r, type, keyArray, server, deep);
+                    try { value = RdbObjects.Read(r, type, keyArray, server, deep); }
+                    catch (RdbFormatException e) { throw new RdbFormatException(RdbObjects.CorruptionMessage(e, type)); }
                 }
                 if (keyDelay > 0) Thread.Sleep(TimeSpan.FromMicroseconds(keyDelay));
                 long thisExpire = expireAt;

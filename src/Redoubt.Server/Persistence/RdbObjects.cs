@@ -170,6 +170,8 @@ public static class RdbObjects
                 {
                     var zm = new ZipmapReader(blob);
                     while (zm.Next(out var f, out var v)) SetH(h, f, v, cfg);
+                    // Redis's zipmap validation refuses an empty zipmap.
+                    if (h.Count == 0) throw new RdbFormatException("Zipmap integrity check failed.");
                 }
                 else if (type == Rdb.TypeHashZiplist)
                 {
@@ -194,7 +196,14 @@ public static class RdbObjects
                     {
                         if (!lr.NextBytes(scratch2, out var v)) throw new RdbFormatException("Hash listpack integrity check failed.");
                         if (deep) SetH(h, f, v, cfg);
-                        else h.AppendLoaded(f, v, cfg.HashMaxListpackEntries, cfg.HashMaxListpackValue);
+                        else if (h.AppendLoaded(f, v, cfg.HashMaxListpackEntries, cfg.HashMaxListpackValue))
+                        {
+                            // Found only because the hash became a table while loading: Redis panics on
+                            // this conversion; the payload is refused instead, with Redis's dump in the log.
+                            server.Log.Warning($"listpack with dup elements dump (hexdump of {blob.Length} bytes):");
+                            server.Log.WriteRaw(Convert.ToHexString(blob).ToLowerInvariant() + "\n");
+                            throw new RdbFormatException("Listpack corruption detected");
+                        }
                     }
                 }
                 return h.Count == 0 ? null : h;
@@ -211,6 +220,32 @@ public static class RdbObjects
             default:
                 throw new RdbFormatException($"Unknown RDB encoding type {type}");
         }
+    }
+
+    /// <summary>
+    /// What a corrupt value is reported as, in Redis's words: a packed encoding reports the integrity
+    /// check of that encoding (Redis validates a zipmap, ziplist, listpack or intset as a whole, duplicates
+    /// included, and names only the encoding), unless the loader named a more precise integrity failure;
+    /// other types report the loader's own reason ("Duplicate hash fields detected", ...).
+    /// </summary>
+    public static string CorruptionMessage(Exception e, int type)
+    {
+        if (e is RdbFormatException && (e.Message.Contains("integrity check failed") || e.Message.Contains("dup elements")))
+            return e.Message;
+        return type switch
+        {
+            Rdb.TypeHashZipmap => "Zipmap integrity check failed.",
+            Rdb.TypeListZiplist => "List ziplist integrity check failed.",
+            Rdb.TypeZSetZiplist => "Zset ziplist integrity check failed.",
+            Rdb.TypeHashZiplist => "Hash ziplist integrity check failed.",
+            Rdb.TypeSetIntset => "Intset integrity check failed.",
+            Rdb.TypeListQuicklist => "Ziplist integrity check failed.",
+            Rdb.TypeListQuicklist2 => "Listpack integrity check failed.",
+            Rdb.TypeHashListpack => "Hash listpack integrity check failed.",
+            Rdb.TypeZSetListpack => "Zset listpack integrity check failed.",
+            Rdb.TypeStreamListpacks or Rdb.TypeStreamListpacks2 when !e.Message.Contains("Duplicate") => "Stream listpack integrity check failed.",
+            _ => e.Message,
+        };
     }
 
     [ThreadStatic] private static byte[]? _scratch1, _scratch2;

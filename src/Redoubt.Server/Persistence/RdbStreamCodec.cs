@@ -225,10 +225,12 @@ public static class RdbStreamCodec
             r.CheckCount(consumers, 9);
             var list = new List<RdbStreamConsumer>();
             var owned = new HashSet<RdbStreamId>();
+            var names = new HashSet<string>();
             for (ulong c = 0; c < consumers; c++)
             {
                 var cname = r.ReadStringBytes();
                 long seenTime = r.ReadInt64LE();
+                if (!names.Add(System.Text.Encoding.Latin1.GetString(cname))) throw new RdbFormatException("Duplicate stream consumer detected.");
                 ulong n = r.ReadLen();
                 r.CheckCount(n, 16);
                 var ids = new List<RdbStreamId>((int)n);

@@ -94,17 +94,15 @@ public sealed class HashObject : RedisObject
     /// <summary>
     /// Loading a small hash from a file whose fields are trusted to be distinct (no sanitization asked):
     /// appends without looking for the field, converting to a table past the limits as Set would.
+    /// Returns true when the field turned out to be present already (seen only once in table form).
     /// </summary>
-    public void AppendLoaded(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value, long maxEntries, long maxValue)
+    public bool AppendLoaded(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value, long maxEntries, long maxValue)
     {
         if (_table == null && (field.Length > maxValue || value.Length > maxValue || Count >= maxEntries)) ConvertToTable();
-        if (_table != null)
-        {
-            _table.Set(field, value);
-            return;
-        }
+        if (_table != null) return _table.Set(field, value);
         _pack.Append(field);
         _pack.Append(value);
+        return false;
     }
 
     /// <summary>Sizes the compact form for about <paramref name="bytes"/> of fields and values.</summary>

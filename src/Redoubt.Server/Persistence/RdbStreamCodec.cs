@@ -154,13 +154,14 @@ public static class RdbStreamCodec
             var fields = new byte[numFields][];
             for (int f = 0; f < numFields; f++) fields[f] = NextBytes(ref lp, scratch).ToArray();
             if (NextInt(ref lp) != 0) throw new RdbFormatException("stream master entry not terminated");
-            long seen = 0;
+            long seen = 0, records = 0;
             while (lp.Next(out _, out long flags, out isInt))
             {
                 if (!isInt) throw new RdbFormatException("stream entry flags corrupt");
                 long msDiff = NextInt(ref lp), seqDiff = NextInt(ref lp);
                 var id = new RdbStreamId(master.Ms + (ulong)msDiff, master.Seq + (ulong)seqDiff);
                 byte[][] fv;
+                records++;
                 if ((flags & FlagSameFields) != 0)
                 {
                     fv = new byte[numFields * 2][];
@@ -177,7 +178,10 @@ public static class RdbStreamCodec
                     fv = new byte[nf * 2][];
                     for (int f = 0; f < fv.Length; f++) fv[f] = NextBytes(ref lp, scratch).ToArray();
                 }
-                NextInt(ref lp); // lp-count, only needed to walk backwards
+                // lp-count lets XREVRANGE walk backwards: the entry's elements besides itself.
+                long lpCount = NextInt(ref lp);
+                if (deep && lpCount != ((flags & FlagSameFields) != 0 ? numFields + 3 : fv.Length + 4))
+                    throw new RdbFormatException("stream entry lp-count corrupt");
                 if ((flags & FlagDeleted) != 0) continue;
                 if (any && id.CompareTo(previous) <= 0) throw new RdbFormatException("stream entries out of order");
                 previous = id;
@@ -185,7 +189,7 @@ public static class RdbStreamCodec
                 seen++;
                 s.Entries.Add(new RdbStreamEntry(id, fv));
             }
-            if (deep && seen != count) throw new RdbFormatException("stream node count mismatch");
+            if (deep && (seen != count || records != count + deleted)) throw new RdbFormatException("stream node count mismatch");
         }
         s.Length = r.ReadLen();
         s.LastId = new RdbStreamId(r.ReadLen(), r.ReadLen());

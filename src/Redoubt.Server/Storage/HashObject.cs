@@ -129,7 +129,9 @@ public sealed class HashObject : RedisObject
         while (_pack.Next(ref offset, out var field))
         {
             _pack.Next(ref offset, out var value);
-            table.Insert(field.ToArray(), value.ToArray());
+            // Set, not a blind insert: a pack loaded without sanitization may repeat a field, and the
+            // table must still hold each field once (the last value wins).
+            table.Set(field, value);
         }
         _table = table;
         _pack = default;

@@ -1,5 +1,6 @@
 using Redoubt.Server.Commands;
 using Redoubt.Server.Protocol;
+using Redoubt.Server.Storage;
 
 namespace Redoubt.Server;
 
@@ -22,11 +23,16 @@ public sealed partial class Client
         LastInteractionMs = server.NowMs;
         // The peak counts what was read, before it is consumed (the buffer must have room for it).
         if (QueryEnd - QueryStart > QueryBufPeak) QueryBufPeak = QueryEnd - QueryStart;
+        // From the second command of a read on (a pipeline), the keys of the next commands are
+        // fetched into the cache ahead of running them; a lone command gains nothing from it.
+        int firstCommand = QueryStart, prefetchedTo = QueryStart;
         while (QueryStart < QueryEnd)
         {
             if ((Flags & (ClientFlags.Blocked | ClientFlags.CloseAfterReply | ClientFlags.CloseAsap)) != 0) break;
             if (server.Pause.ShouldPause(this)) break;
             if (QueryNeeded > 0 && QueryEnd - QueryStart < QueryNeeded) break;
+            if (QueryStart >= prefetchedTo && QueryStart != firstCommand)
+                prefetchedTo = QueryStart + Math.Max(1, LookupPrefetcher.Run(Db.Table, QueryBuf.AsSpan(QueryStart, QueryEnd - QueryStart)));
 
             Parser.AuthRequired = server.AuthRequired(this);
             Parser.IsMasterLink = (Flags & ClientFlags.Master) != 0;

@@ -39,6 +39,36 @@ public sealed class ProtocolTests : IClassFixture<SharedServer>
         for (int i = 0; i < 100; i++) Assert.Equal(i.ToString(), c.Read());
     }
 
+    [Fact]
+    public void MixedPipelineAnswersAsIfSentOneByOne()
+    {
+        // Keys scanned ahead of their commands (the lookup prefetch) must change nothing: database
+        // switches, inline commands, long keys and a protocol error mid-pipeline all behave as usual.
+        using var c = _server.Connect();
+        string longKey = "mix:" + new string('k', 300);
+        var batch = new MemoryStream();
+        batch.Write(RespClient.Encode("SET", "mix:a", "0"));
+        batch.Write(RespClient.Encode("SELECT", "5"));
+        batch.Write(RespClient.Encode("SET", "mix:a", "5"));
+        batch.Write(RespClient.Encode("SET", longKey, "long"));
+        batch.Write("GET mix:a\r\n"u8);
+        for (int i = 0; i < 40; i++) batch.Write(RespClient.Encode("INCR", "mix:n"));
+        batch.Write(RespClient.Encode("SELECT", "0"));
+        batch.Write(RespClient.Encode("GET", "mix:a"));
+        batch.Write(RespClient.Encode("GET", longKey));
+        batch.Write(RespClient.Encode("MGET", "mix:a", "mix:n"));
+        batch.Write("*2\r\n$3\r\nGET\r\n:1\r\n"u8);
+        c.SendRaw(batch.ToArray());
+        foreach (var expected in new object?[] { "OK", "OK", "OK", "OK", "5" }) Assert.Equal(expected, c.Read());
+        for (long i = 1; i <= 40; i++) Assert.Equal(i, c.Read());
+        Assert.Equal("OK", c.Read());
+        Assert.Equal("0", c.Read());
+        Assert.Null(c.Read());
+        Assert.Equal(new object?[] { "0", null }, Assert.IsType<object?[]>(c.Read()));
+        Assert.Equal("ERR Protocol error: expected '$', got ':'", Assert.IsType<RespError>(c.Read()).Message);
+        Assert.True(c.IsClosedByServer());
+    }
+
     [Theory]
     [InlineData("*abc\r\n", "ERR Protocol error: invalid multibulk length")]
     [InlineData("*2\r\n$3\r\nGET\r\n:1\r\n", "ERR Protocol error: expected '$', got ':'")]

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Redoubt.Server.Storage;
 
@@ -118,6 +119,36 @@ public sealed class KeyTable
         h.Add(_seed);
         h.AddBytes(key);
         return h.ToHashCode();
+    }
+
+    /// <summary>The bucket <paramref name="key"/> hashes to (for the prefetch stages below).</summary>
+    public int BucketOf(ReadOnlySpan<byte> key) => Hash(key) & (_buckets.Length - 1);
+
+    // Prefetch stages for a batch of pipelined lookups. A lookup is three dependent loads (bucket, entry,
+    // stored object), each usually a cache miss in a big keyspace; issuing one stage for every key of a
+    // batch before the next stage lets the misses overlap instead of queueing one after another. Each
+    // stage is only a hint: a bucket index from a table that has since been resized is masked again.
+
+    /// <summary>Stage 1: asks for the bucket's cache line.</summary>
+    public unsafe void PrefetchBucket(int bucket)
+    {
+        if (Sse.IsSupported) Sse.Prefetch0(Unsafe.AsPointer(ref _buckets[bucket & (_buckets.Length - 1)]));
+    }
+
+    /// <summary>Stage 2: asks for the first entry of the bucket's chain (the bucket is cached by now).</summary>
+    public unsafe void PrefetchChainHead(int bucket)
+    {
+        int i = _buckets[bucket & (_buckets.Length - 1)] - 1;
+        if (Sse.IsSupported && (uint)i < (uint)_entries.Length) Sse.Prefetch0(Unsafe.AsPointer(ref _entries[i]));
+    }
+
+    /// <summary>Stage 3: asks for the start of the chain head's stored object, where a string record keeps its key.</summary>
+    public unsafe void PrefetchChainHeadObject(int bucket)
+    {
+        int i = _buckets[bucket & (_buckets.Length - 1)] - 1;
+        if (!Sse.IsSupported || (uint)i >= (uint)_entries.Length) return;
+        object? obj = _entries[i].Obj;
+        if (obj != null) Sse.Prefetch0((void*)Unsafe.As<object, nint>(ref obj));
     }
 
     /// <summary>Slot of <paramref name="key"/>, or -1.</summary>

@@ -38,9 +38,15 @@ public sealed class RdbWriter : ISnapshotSink
     /// <summary>Keys written so far.</summary>
     public long KeysWritten { get; private set; }
 
-    private void Encoded(int from)
+    // Bytes at the start of the encoder's buffer already in _crc. The checksum is taken over whole
+    // buffers as they are flushed (outside the server lock, and fast on long runs) rather than entry by
+    // entry, where a call per 30-byte entry ran at a fifth of the speed.
+    private int _checksummed;
+
+    private void ChecksumPending()
     {
-        _crc = Crc64.Update(_crc, _enc.Slice(from));
+        _crc = Crc64.Update(_crc, _enc.Slice(_checksummed));
+        _checksummed = _enc.Length;
     }
 
     public void Begin(RedisServer server)
@@ -51,7 +57,6 @@ public sealed class RdbWriter : ISnapshotSink
         _saveIdle = server.Policy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru ? 1 : server.LfuPolicy ? 2 : 0;
         lock (_gate)
         {
-            int from = _enc.Length;
             _enc.WriteRaw("REDIS0010"u8);
             WriteAux("redis-ver", RedisServer.Version);
             WriteAux("redis-bits", "64");
@@ -71,7 +76,6 @@ public sealed class RdbWriter : ISnapshotSink
                 _enc.WriteByte(Rdb.OpFunction2);
                 _enc.WriteString(lib.Code);
             }
-            Encoded(from);
         }
     }
 
@@ -86,13 +90,11 @@ public sealed class RdbWriter : ISnapshotSink
     {
         lock (_gate)
         {
-            int from = _enc.Length;
             _enc.WriteByte(Rdb.OpSelectDb);
             _enc.WriteLen((ulong)dbId);
             _enc.WriteByte(Rdb.OpResizeDb);
             _enc.WriteLen((ulong)keyCount);
             _enc.WriteLen((ulong)expireCount);
-            Encoded(from);
         }
     }
 
@@ -100,7 +102,6 @@ public sealed class RdbWriter : ISnapshotSink
     {
         lock (_gate)
         {
-            int from = _enc.Length;
             if (expireAtMs != -1)
             {
                 _enc.WriteByte(Rdb.OpExpireTimeMs);
@@ -119,7 +120,6 @@ public sealed class RdbWriter : ISnapshotSink
             _enc.WriteByte(RdbEncoder.TypeOf(value));
             _enc.WriteString(KeyTable.KeyOf(value));
             _enc.WriteValue(value);
-            Encoded(from);
             KeysWritten++;
         }
     }
@@ -128,9 +128,8 @@ public sealed class RdbWriter : ISnapshotSink
     {
         lock (_gate)
         {
-            int from = _enc.Length;
             _enc.WriteByte(Rdb.OpEof);
-            Encoded(from);
+            ChecksumPending();
             _enc.WriteInt64LE(_checksum ? (long)_crc : 0);
         }
     }
@@ -142,7 +141,9 @@ public sealed class RdbWriter : ISnapshotSink
         lock (_gate)
         {
             if (_enc.Length == 0) return;
+            ChecksumPending();
             (buf, len) = _enc.Take(_spare);
+            _checksummed = 0;
         }
         destination.Write(buf, 0, len);
         lock (_gate) _spare = buf;

@@ -21,11 +21,15 @@ public sealed class Snapshot
     /// <summary>Longest a turn keeps encoding under the lock (1 ms) once past a few keys.</summary>
     public static readonly long ChunkTicks = Stopwatch.Frequency / 1000;
     /// <summary>
-    /// While clients are being served, the writer waits this many times the length of its turn before
-    /// the next one, so clients keep about 80% of the lock (the lock is not fair: a writer that takes it
-    /// back at once would starve them). On an idle server it does not wait.
+    /// While clients keep the server busy, the writer waits this many times the length of its last
+    /// round (waiting for the lock, the turn under it, and handing the bytes to the consumers) before
+    /// the next one. It thus takes at most a fifth of a core and of the lock, and clients keep at least
+    /// 80% of their throughput on a machine whose cores are all in use (the lock is not fair either:
+    /// a writer that took it back at once would starve them). On a quiet server it does not wait.
     /// </summary>
     public const int BusyPauseFactor = 4;
+    /// <summary>Commands processed since the writer's last round from which the server counts as busy.</summary>
+    public const int BusyCommands = 32;
 
     private readonly RedisServer _server;
     public ISnapshotSink Sink { get; }
@@ -36,7 +40,7 @@ public sealed class Snapshot
     private long _flushedBytes;
     private Action<Snapshot, string?>? _completed;
     private int _completedOnce;
-    // Commands the server had processed at the writer's last turn: a change means clients are active.
+    // Commands the server had processed at the writer's last turn (how busy the clients keep it).
     private long _lastCommands = -1;
 
     /// <summary>Keys in the snapshot (the databases' sizes at the start) and keys encoded so far.</summary>
@@ -248,14 +252,15 @@ public sealed class Snapshot
             {
                 long delay, turn, commands;
                 bool done;
+                long started = Stopwatch.GetTimestamp();
                 lock (_server.Sync)
                 {
                     if (_cancelled) return;
                     delay = _server.Config.RdbKeySaveDelay;
-                    long t0 = Stopwatch.GetTimestamp();
+                    long locked = Stopwatch.GetTimestamp();
                     done = Step(delay != 0 ? 1 : ChunkKeys, ChunkTicks);
                     NotePeak();
-                    turn = (long)Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                    turn = (long)Stopwatch.GetElapsedTime(locked).TotalMicroseconds;
                     if (turn > LongestTurnUsec) LongestTurnUsec = turn;
                     commands = _server.Stats.TotalCommandsProcessed;
                 }
@@ -267,8 +272,11 @@ public sealed class Snapshot
                 if (done) break;
                 // The test knob rdb-key-save-delay slows saving per key, as Redis's child does.
                 if (delay > 0) Thread.Sleep(TimeSpan.FromTicks(Math.Max(1, delay * 10)));
-                else if (commands != _lastCommands)
-                    Thread.Sleep((int)Math.Clamp(turn * BusyPauseFactor / 1000, 1, 20));
+                else if (_lastCommands >= 0 && commands - _lastCommands >= BusyCommands)
+                {
+                    long work = (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+                    Thread.Sleep((int)Math.Clamp(work * BusyPauseFactor / 1000, 1, 20));
+                }
                 _lastCommands = commands;
             }
             if (error is null)

@@ -230,7 +230,7 @@ lib_ratio_row() {
 # -s/--servers, -o/--out and -h/--help (which calls the caller's usage function). Sets keys, n,
 # pipeline, rounds, server_list and out (defaults 1000000, 500000, 16, 3, ours+redis, none).
 lib_parse_bench_options() {
-  keys=1000000 n=500000 pipeline=16 rounds=3 out=""
+  keys=1000000 n=${default_requests:-500000} pipeline=16 rounds=3 out=""
   local servers=ours,redis v
   while (($#)); do
     case "$1" in

@@ -158,5 +158,26 @@ public sealed class NumberTests
     [InlineData(1e20, "1e+20")]
     [InlineData(1e-5, "1.0000000000000001e-05")]
     [InlineData(double.PositiveInfinity, "inf")]
+    [InlineData(double.NegativeInfinity, "-inf")]
+    [InlineData(-0.0, "-0")]
+    [InlineData(1.5e300, "1.5000000000000001e+300")]
     public void FormatsLikePercentG17(double d, string expected) => Assert.Equal(expected, NumberFormat.G17(d));
+
+    // Redis's d2string: what listpack sorted sets store and RDB/AOF scores carry.
+    [Theory]
+    [InlineData(0.0, "0")]
+    [InlineData(-0.0, "-0")]
+    [InlineData(3.0, "3")]
+    [InlineData(-12345678.0, "-12345678")]
+    [InlineData(1.5, "1.5")]
+    [InlineData(2.5e18, "2500000000000000000")]
+    [InlineData(1e19, "1e+19")]
+    [InlineData(double.PositiveInfinity, "inf")]
+    [InlineData(double.NegativeInfinity, "-inf")]
+    public void FormatsLikeD2String(double d, string expected)
+    {
+        Assert.Equal(expected, NumberFormat.D2String(d));
+        Span<byte> buf = stackalloc byte[NumberFormat.MaxDoubleLength];
+        Assert.Equal(expected, Encoding.ASCII.GetString(buf[..NumberFormat.WriteD2String(buf, d)]));
+    }
 }

@@ -307,7 +307,7 @@ public static partial class SortedSetCommands
             {
                 var member = z.EntryAt(p, out double score);
                 c.Reply.Bulk(member);
-                int len = FormatD2String(score, num);
+                int len = NumberFormat.WriteD2String(num, score);
                 c.Reply.Bulk(num[..len]);
             }
             found.Clear();
@@ -335,16 +335,5 @@ public static partial class SortedSetCommands
             c.Reply.Bulk(num[..len]);
         }
         found.Clear();
-    }
-
-    /// <summary>
-    /// How a listpack hands a score back: integral scores within ±2^62 as integers (they are stored as
-    /// such), others as "%.17g".
-    /// </summary>
-    private static int FormatD2String(double d, Span<byte> dest)
-    {
-        if (d >= -(double)(long.MaxValue / 2) && d <= (double)(long.MaxValue / 2) && d == Math.Floor(d))
-            return NumberFormat.WriteInt64(dest, (long)d);
-        return FormatG17(d, dest);
     }
 }

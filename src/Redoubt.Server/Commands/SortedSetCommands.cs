@@ -113,16 +113,7 @@ public static partial class SortedSetCommands
     }
 
     /// <summary>C's "%.17g" into <paramref name="dest"/>; infinities as "inf"/"-inf".</summary>
-    internal static int FormatG17(double d, Span<byte> dest)
-    {
-        if (double.IsPositiveInfinity(d)) { "inf"u8.CopyTo(dest); return 3; }
-        if (double.IsNegativeInfinity(d)) { "-inf"u8.CopyTo(dest); return 4; }
-        d.TryFormat(dest, out int n, "G17", CultureInfo.InvariantCulture);
-        // .NET writes the exponent as "E+17"; C writes "e+17" (both with at least two digits).
-        int e = dest[..n].IndexOf((byte)'E');
-        if (e >= 0) dest[e] = (byte)'e';
-        return n;
-    }
+    internal static int FormatG17(double d, Span<byte> dest) => NumberFormat.WriteG17(dest, d);
 
     // ---- ZADD / ZINCRBY --------------------------------------------------------------
 

@@ -27,7 +27,7 @@ public sealed class Snapshot
     /// 80% of their throughput on a machine whose cores are all in use (the lock is not fair either:
     /// a writer that took it back at once would starve them). On a quiet server it does not wait.
     /// </summary>
-    public const int BusyPauseFactor = 4;
+    public const int BusyPauseFactor = 6;
     /// <summary>Commands processed since the writer's last round from which the server counts as busy.</summary>
     public const int BusyCommands = 32;
 

@@ -108,39 +108,58 @@ public static class NumberParser
 /// <summary>Number formatting as Redis prints numbers (ll2string, %.17g doubles, d2string).</summary>
 public static class NumberFormat
 {
-    /// <summary>Formats like C's "%.17g" (what Redis uses for RESP2 double replies).</summary>
-    public static string G17(double d)
+    /// <summary>Most bytes <see cref="WriteG17"/> and <see cref="WriteD2String"/> write.</summary>
+    public const int MaxDoubleLength = 32;
+
+    /// <summary>
+    /// C's "%.17g" (what Redis uses for RESP2 double replies) into <paramref name="dest"/> (at least
+    /// <see cref="MaxDoubleLength"/> bytes); infinities as "inf"/"-inf", NaN as "nan". Returns the length.
+    /// </summary>
+    public static int WriteG17(Span<byte> dest, double d)
     {
-        if (double.IsPositiveInfinity(d)) return "inf";
-        if (double.IsNegativeInfinity(d)) return "-inf";
-        if (double.IsNaN(d)) return "nan";
-        string s = d.ToString("G17", CultureInfo.InvariantCulture);
-        int e = s.IndexOf('E');
-        if (e >= 0)
-        {
-            // C prints at least two exponent digits: 1e+20, 1e-05.
-            string mant = s[..e];
-            char sign = s[e + 1];
-            string digits = s[(e + 2)..];
-            if (digits.Length < 2) digits = "0" + digits;
-            s = mant + "e" + sign + digits;
-        }
-        if (d == 0 && double.IsNegative(d)) return "-0";
-        return s;
+        if (double.IsPositiveInfinity(d)) { "inf"u8.CopyTo(dest); return 3; }
+        if (double.IsNegativeInfinity(d)) { "-inf"u8.CopyTo(dest); return 4; }
+        if (double.IsNaN(d)) { "nan"u8.CopyTo(dest); return 3; }
+        d.TryFormat(dest, out int n, "G17", CultureInfo.InvariantCulture);
+        // .NET writes the exponent as "E+17"; C writes "e+17" (both with at least two digits).
+        int e = dest[..n].IndexOf((byte)'E');
+        if (e >= 0) dest[e] = (byte)'e';
+        return n;
     }
 
-    /// <summary>Redis's d2string: integers without exponent or fraction when exact, else %.17g.</summary>
-    public static string D2String(double d)
+    /// <summary>
+    /// Redis's d2string into <paramref name="dest"/>: integers within ±2^62 without exponent or
+    /// fraction, others as "%.17g". Returns the length.
+    /// </summary>
+    public static int WriteD2String(Span<byte> dest, double d)
     {
-        if (double.IsNaN(d)) return "nan";
-        if (double.IsInfinity(d)) return d > 0 ? "inf" : "-inf";
-        if (d == 0) return double.IsNegative(d) ? "-0" : "0";
+        if (d == 0) return double.IsNegative(d) ? Copy("-0"u8, dest) : Copy("0"u8, dest);
         if (d >= -(double)(long.MaxValue / 2) && d <= (double)(long.MaxValue / 2))
         {
             long l = (long)d;
-            if (l == d) return l.ToString(CultureInfo.InvariantCulture);
+            if (l == d) return WriteInt64(dest, l);
         }
-        return G17(d);
+        return WriteG17(dest, d);
+    }
+
+    private static int Copy(ReadOnlySpan<byte> text, Span<byte> dest)
+    {
+        text.CopyTo(dest);
+        return text.Length;
+    }
+
+    /// <summary>C's "%.17g" as a string; see <see cref="WriteG17"/>.</summary>
+    public static string G17(double d)
+    {
+        Span<byte> buf = stackalloc byte[MaxDoubleLength];
+        return Encoding.ASCII.GetString(buf[..WriteG17(buf, d)]);
+    }
+
+    /// <summary>Redis's d2string as a string; see <see cref="WriteD2String"/>.</summary>
+    public static string D2String(double d)
+    {
+        Span<byte> buf = stackalloc byte[MaxDoubleLength];
+        return Encoding.ASCII.GetString(buf[..WriteD2String(buf, d)]);
     }
 
     /// <summary>Writes a 64-bit integer in decimal into <paramref name="dest"/>; returns the byte count.</summary>

@@ -267,13 +267,15 @@ public sealed class ReplyWriter
     /// <summary>A double as Redis's addReplyDouble prints it: bulk "%.17g" in RESP2, ",..." in RESP3.</summary>
     public void Double(double d)
     {
+        Span<byte> text = stackalloc byte[NumberFormat.MaxDoubleLength];
+        int n = NumberFormat.WriteG17(text, d);
         if (IsResp3)
         {
             Raw(","u8);
-            RawAscii(NumberFormat.G17(d));
+            Raw(text[..n]);
             Raw("\r\n"u8);
         }
-        else Bulk(Encoding.ASCII.GetBytes(NumberFormat.G17(d)));
+        else Bulk(text[..n]);
     }
 
     /// <summary>Verbatim string ("=len\r\ntxt:...") in RESP3, plain bulk in RESP2 (INFO, CLIENT INFO...).</summary>

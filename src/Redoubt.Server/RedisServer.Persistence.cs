@@ -191,7 +191,7 @@ public sealed partial class RedisServer
         Log.Notice($"Background saving started by pid {Environment.ProcessId}");
         string temp = TempRdbPath();
         SnapshotFile file;
-        try { file = SnapshotFile.Create(temp, RdbPath); }
+        try { file = SnapshotFile.Create(temp, RdbPath, commitOnFinish: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Where Redis's child would fail at once: the save started and ended in error.

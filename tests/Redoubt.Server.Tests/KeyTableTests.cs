@@ -216,6 +216,49 @@ public sealed class KeyTableTests
         Assert.Empty(hooks.Expired);
     }
 
+    private sealed class AllBitsHooks : IKeyspaceHooks
+    {
+        public bool IsReplica { get; set; }
+        // Every bit set: a stamp that leaked outside the LRU field would overwrite the hash tag.
+        public int AccessStamp(int previousMeta) => -1;
+        public void OnKeyExpired(Database db, byte[] key) { }
+        public void OnKeyMissOrHit(bool hit) { }
+    }
+
+    [Fact]
+    public void KeysStayFoundThroughEveryChangeOfTheirEntrysMetadata()
+    {
+        // Lookups compare the hash tag kept in each entry's metadata before the key itself: any path
+        // that rewrites the metadata (access stamps, SetMetaAt, expires set and removed, moves,
+        // compaction) must leave the tag, or the key silently becomes unreachable.
+        var db = new Database(0, new AllBitsHooks());
+        var other = new Database(1, new AllBitsHooks());
+        long far = Database.NowMs() + 1_000_000;
+        const int n = 5000;
+        for (int i = 0; i < n; i++) db.Add(Rec("key:" + i));
+        for (int i = 0; i < n; i++)
+        {
+            int slot = db.FindForRead(B("key:" + i));
+            Assert.True(slot >= 0, "key:" + i);
+            db.SetMetaAt(slot, -1);
+            if (i % 2 == 0) db.SetExpire(slot, far);
+            if (i % 4 == 0) db.RemoveExpire(slot);
+        }
+        for (int i = 0; i < n; i += 50) db.MoveTo(db.FindLive(B("key:" + i)), other);
+        for (int i = 1; i < n; i += 3) if (i % 50 != 0) db.Delete(B("key:" + i));
+        db.Maintain();
+        for (int i = 0; i < n; i++)
+        {
+            bool deleted = i % 3 == 1 && i % 50 != 0;
+            var home = i % 50 == 0 ? other : db;
+            int slot = home.FindLive(B("key:" + i));
+            Assert.Equal(!deleted, slot >= 0);
+            if (slot < 0) continue;
+            Assert.Equal(KeyTable.LruMask, home.MetaAt(slot));
+            Assert.Equal(i % 2 == 0 && i % 4 != 0 ? far : -1, home.GetExpire(slot));
+        }
+    }
+
     [Fact]
     public void ActiveExpirePassesReclaimEveryExpiredKeyAndNothingElse()
     {

@@ -215,15 +215,14 @@ public static class RdbLoader
                     if (result.ExpiredKeys.Count < MaxExpiredKeysKept) result.ExpiredKeys.Add((db.Id, keyArray ?? KeyTable.KeyOf(value).ToArray()));
                     continue;
                 }
-                var key = KeyTable.KeyOf(value);
-                int slot = db.FindRaw(key);
-                if (slot >= 0)
+                int slot = db.AddIfAbsent(value);
+                if (slot < 0)
                 {
                     if ((flags & RdbLoadFlags.AllowDuplicates) == 0)
-                        throw new RdbFormatException($"Duplicated key '{Encoding.Latin1.GetString(key)}' found in RDB file (DB {db.Id})");
-                    db.RemoveSlot(slot);
+                        throw new RdbFormatException($"Duplicated key '{Encoding.Latin1.GetString(KeyTable.KeyOf(value))}' found in RDB file (DB {db.Id})");
+                    db.RemoveSlot(~slot);
+                    slot = db.Add(value);
                 }
-                slot = db.Add(value);
                 if (thisExpire != -1) db.SetExpire(slot, thisExpire);
                 if (thisIdle >= 0 && !server.LfuPolicy)
                 {

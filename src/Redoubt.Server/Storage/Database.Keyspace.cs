@@ -43,7 +43,7 @@ public sealed partial class Database
     private void Stamp(int slot)
     {
         ref var e = ref _keys.At(slot);
-        e.Meta = (e.Meta & KeyTable.HasExpireBit) | (_hooks.AccessStamp(e.Meta & KeyTable.LruMask) & KeyTable.LruMask);
+        e.Meta = (e.Meta & KeyTable.KeptOnRestamp) | (_hooks.AccessStamp(e.Meta & KeyTable.LruMask) & KeyTable.LruMask);
     }
 
     /// <summary>SWAPDB: exchanges contents and the expiry statistics that belong to them.</summary>

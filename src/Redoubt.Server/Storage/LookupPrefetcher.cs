@@ -28,19 +28,19 @@ public static class LookupPrefetcher
     /// </summary>
     public static int Run(KeyTable table, ReadOnlySpan<byte> input)
     {
-        Span<int> buckets = stackalloc int[BatchSize];
+        Span<int> hashes = stackalloc int[BatchSize];
         int count = 0, pos = 0;
         for (int scanned = 0; scanned < BatchSize; scanned++)
         {
             int commandStart = pos;
             if (!TryScanCommand(input, ref pos, out int keyStart, out int keyLength)) { pos = commandStart; break; }
             if (keyLength < 0) continue;
-            int bucket = table.BucketOf(input.Slice(keyStart, keyLength));
-            table.PrefetchBucket(bucket);
-            buckets[count++] = bucket;
+            int hash = table.PrefetchHash(input.Slice(keyStart, keyLength));
+            table.PrefetchBucket(hash);
+            hashes[count++] = hash;
         }
-        for (int i = 0; i < count; i++) table.PrefetchChainHead(buckets[i]);
-        for (int i = 0; i < count; i++) table.PrefetchChainHeadObject(buckets[i]);
+        for (int i = 0; i < count; i++) table.PrefetchChainHead(hashes[i]);
+        for (int i = 0; i < count; i++) table.PrefetchChainHeadObject(hashes[i]);
         return pos;
     }
 

@@ -53,6 +53,22 @@ public sealed class RdbLoadException(string message, long offset, bool shortRead
 /// </summary>
 public static class RdbLoader
 {
+    /// <summary>
+    /// Keys parsed before they are added together. Adding a key waits on two cache misses (its
+    /// bucket, and the chain's first entry) on a keyspace larger than the cache; asked for while the
+    /// next keys are parsed, they arrive together instead of one after another.
+    /// </summary>
+    private const int InsertBatch = 16;
+
+    /// <summary>A parsed key waiting for its batch to be added.</summary>
+    private struct PendingKey
+    {
+        public object Value;
+        public int Hash;
+        public long ExpireAt, Idle;
+        public int Freq;
+    }
+
     /// <summary>At most this many expired keys are remembered for propagation (beyond, replicas resync fully anyway).</summary>
     private const int MaxExpiredKeysKept = 1_000_000;
 
@@ -123,10 +139,13 @@ public static class RdbLoader
             long now = server.NowMs;
             bool deep = server.Config.SanitizeDumpPayload == "yes";
             long keyDelay = server.Config.KeyLoadDelay;
+            var pending = new PendingKey[InsertBatch];
+            int pendingCount = 0;
             while (true)
             {
                 if (!lockHeld && r.Offset >= nextYield)
                 {
+                    AddPending(server, db, pending, ref pendingCount, flags, result);
                     // Let clients in (they get -LOADING) and report progress.
                     st.LoadingLoadedBytes = r.Offset;
                     server.Sync.Exit();
@@ -137,6 +156,9 @@ public static class RdbLoader
                     nextYield = r.Offset + interval;
                 }
                 byte type = r.ReadByte();
+                // Anything but a key (a database switch, the end, a library) sees the keys before it added.
+                if (!Rdb.IsObjectType(type) && type is not (Rdb.OpExpireTime or Rdb.OpExpireTimeMs or Rdb.OpFreq or Rdb.OpIdle))
+                    AddPending(server, db, pending, ref pendingCount, flags, result);
                 switch (type)
                 {
                     case Rdb.OpExpireTime:
@@ -215,24 +237,11 @@ public static class RdbLoader
                     if (result.ExpiredKeys.Count < MaxExpiredKeysKept) result.ExpiredKeys.Add((db.Id, keyArray ?? KeyTable.KeyOf(value).ToArray()));
                     continue;
                 }
-                int slot = db.AddIfAbsent(value);
-                if (slot < 0)
-                {
-                    if ((flags & RdbLoadFlags.AllowDuplicates) == 0)
-                        throw new RdbFormatException($"Duplicated key '{Encoding.Latin1.GetString(KeyTable.KeyOf(value))}' found in RDB file (DB {db.Id})");
-                    db.RemoveSlot(~slot);
-                    slot = db.Add(value);
-                }
-                if (thisExpire != -1) db.SetExpire(slot, thisExpire);
-                if (thisIdle >= 0 && !server.LfuPolicy)
-                {
-                    long clock = server.LruClock;
-                    long stamp = clock - thisIdle;
-                    if (stamp < 0) stamp += KeyTable.LruMask;
-                    db.SetMetaAt(slot, (int)stamp);
-                }
-                else if (thisFreq >= 0 && server.LfuPolicy) db.SetMetaAt(slot, (server.LfuMinutes() << 8) | thisFreq);
-                result.KeysLoaded++;
+                var table = db.Table;
+                int hash = table.PrefetchHash(KeyTable.KeyOf(value));
+                table.PrefetchBucket(hash);
+                pending[pendingCount++] = new PendingKey { Value = value, Hash = hash, ExpireAt = thisExpire, Idle = thisIdle, Freq = thisFreq };
+                if (pendingCount == InsertBatch) AddPending(server, db, pending, ref pendingCount, flags, result);
             }
         done:
             if (version >= 5)
@@ -282,6 +291,41 @@ public static class RdbLoader
             if (noGc) ResumeCollections();
             if (holding && !lockHeld) server.Sync.Exit();
         }
+    }
+
+    /// <summary>Adds the batch of parsed keys to <paramref name="db"/>, their chains' first entries asked for first.</summary>
+    private static void AddPending(RedisServer server, Database db, PendingKey[] pending, ref int count, RdbLoadFlags flags, RdbLoadResult result)
+    {
+        var table = db.Table;
+        for (int i = 0; i < count; i++) table.PrefetchChainHead(pending[i].Hash);
+        for (int i = 0; i < count; i++)
+        {
+            ref var p = ref pending[i];
+            var value = p.Value;
+            p.Value = null!;
+            int slot = db.AddIfAbsent(value, p.Hash);
+            if (slot < 0)
+            {
+                if ((flags & RdbLoadFlags.AllowDuplicates) == 0)
+                {
+                    count = 0;
+                    throw new RdbFormatException($"Duplicated key '{Encoding.Latin1.GetString(KeyTable.KeyOf(value))}' found in RDB file (DB {db.Id})");
+                }
+                db.RemoveSlot(~slot);
+                slot = db.Add(value);
+            }
+            if (p.ExpireAt != -1) db.SetExpire(slot, p.ExpireAt);
+            if (p.Idle >= 0 && !server.LfuPolicy)
+            {
+                long clock = server.LruClock;
+                long stamp = clock - p.Idle;
+                if (stamp < 0) stamp += KeyTable.LruMask;
+                db.SetMetaAt(slot, (int)stamp);
+            }
+            else if (p.Freq >= 0 && server.LfuPolicy) db.SetMetaAt(slot, (server.LfuMinutes() << 8) | p.Freq);
+            result.KeysLoaded++;
+        }
+        count = 0;
     }
 
     /// <summary>

@@ -185,10 +185,13 @@ public sealed partial class Database
         return slot;
     }
 
-    /// <summary>Adds <paramref name="obj"/> unless its key is present: the new slot, or ~slot (negative) of the key already there.</summary>
-    public int AddIfAbsent(object obj)
+    /// <summary>
+    /// Adds <paramref name="obj"/> unless its key is present: the new slot, or ~slot (negative) of the key
+    /// already there. <paramref name="hash"/> is the key's <see cref="KeyTable.PrefetchHash"/>.
+    /// </summary>
+    public int AddIfAbsent(object obj, int hash)
     {
-        int slot = _keys.AddIfAbsent(obj, _hooks.NewKeyStamp() & KeyTable.LruMask);
+        int slot = _keys.AddIfAbsent(obj, _hooks.NewKeyStamp() & KeyTable.LruMask, hash);
         if (slot >= 0) Added(obj, slot);
         return slot;
     }

@@ -199,11 +199,13 @@ public sealed class KeyTable
     /// load checks every key for a duplicate). Returns the new slot, or the complement (~slot, negative)
     /// of the slot already holding the key.
     /// </summary>
-    public int AddIfAbsent(object obj, int meta)
+    public int AddIfAbsent(object obj, int meta) => AddIfAbsent(obj, meta, Hash(KeyOf(obj)));
+
+    /// <summary><see cref="AddIfAbsent(object, int)"/> with the key's <see cref="PrefetchHash"/> already taken.</summary>
+    public int AddIfAbsent(object obj, int meta, int hash)
     {
         if (Count >= _buckets.Length && BucketGrowthAllowed()) Resize(_buckets.Length * 2);
         var key = KeyOf(obj);
-        int hash = Hash(key);
         int tag = hash & TagMask;
         var entries = _entries;
         for (int i = _buckets[hash & (_buckets.Length - 1)] - 1; (uint)i < (uint)entries.Length; i = entries[i].Next)

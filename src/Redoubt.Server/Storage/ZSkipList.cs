@@ -9,8 +9,13 @@ namespace Redoubt.Server.Storage;
 ///
 /// Nodes live in one array of structs and are named by index (0 is the header, -1 is "none"); each
 /// node's forward links and spans live in a block of a shared int array sized for its level. This
-/// keeps a node at about 40 bytes plus its member, and a node keeps its index while it is in the set
+/// keeps a node at about 50 bytes plus its member, and a node keeps its index while it is in the set
 /// (score updates included), which is what ZSCAN's cursor walks.
+///
+/// A block also holds a copy of its node's score, and each forward link the block of the node it
+/// points to, so a search hops from block to block and compares scores without touching the node
+/// array: one cache miss per hop on a large set, as Redis's nodes (which hold their score and levels
+/// together), instead of two (measured: ZADD into a 1M-member set at 0.5x redis-server before).
 /// </summary>
 public sealed class ZSkipList
 {
@@ -21,7 +26,7 @@ public sealed class ZSkipList
         public byte[]? Member;   // null: the slot is free
         public double Score;
         public int Backward;     // previous node, -1 for the first; next free slot while free
-        public int Links;        // start of the link block: [level][forward0][span0][forward1][span1]...
+        public int Links;        // start of the link block: [level][score (2 ints)] then per level [forward][forward's block][span]
     }
 
     private const int Header = 0;
@@ -43,7 +48,7 @@ public sealed class ZSkipList
     {
         capacity = Math.Max(capacity + 1, 16);
         _nodes = new Node[capacity];
-        _links = new int[Math.Max(64, capacity * 4)];
+        _links = new int[Math.Max(64, capacity * 7)];
         Array.Fill(_freeLinks, -1);
         _dict = new Dictionary<byte[], int>(capacity, ByteArrayComparer.Instance);
         _lookup = _dict.GetAlternateLookup<ReadOnlySpan<byte>>();
@@ -69,7 +74,7 @@ public sealed class ZSkipList
         }
         else
         {
-            int need = 1 + 2 * level;
+            int need = BlockHeader + LinkStride * level;
             if (_links.Length - _linksUsed < need)
                 Array.Resize(ref _links, Math.Max(_links.Length * 2, _linksUsed + need));
             block = _linksUsed;
@@ -78,8 +83,10 @@ public sealed class ZSkipList
         _links[block] = level;
         for (int i = 0; i < level; i++)
         {
-            _links[block + 1 + 2 * i] = -1;
-            _links[block + 2 + 2 * i] = 0;
+            int e = block + BlockHeader + LinkStride * i;
+            _links[e] = -1;
+            _links[e + 1] = -1;
+            _links[e + 2] = 0;
         }
         return block;
     }
@@ -91,11 +98,63 @@ public sealed class ZSkipList
         _freeLinks[level] = block;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref int Forward(int node, int level) => ref _links[_nodes[node].Links + 1 + 2 * level];
+    // Block layout: [level][score, 2 ints], then per level [forward node][its block][span].
+    private const int BlockHeader = 3;
+    private const int LinkStride = 3;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref int Span(int node, int level) => ref _links[_nodes[node].Links + 2 + 2 * level];
+    private int Forward(int node, int level) => _links[_nodes[node].Links + BlockHeader + LinkStride * level];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref int Span(int node, int level) => ref _links[_nodes[node].Links + BlockHeader + LinkStride * level + 2];
+
+    /// <summary>Points <paramref name="node"/>'s link on <paramref name="level"/> at <paramref name="target"/> (a node with its block, or -1).</summary>
+    private void SetForward(int node, int level, int target)
+    {
+        int e = _nodes[node].Links + BlockHeader + LinkStride * level;
+        _links[e] = target;
+        _links[e + 1] = target < 0 ? -1 : _nodes[target].Links;
+    }
+
+    /// <summary>Gives <paramref name="node"/>'s link on <paramref name="level"/> the target of <paramref name="from"/>'s.</summary>
+    private void CopyForward(int node, int from, int level)
+    {
+        int e = _nodes[node].Links + BlockHeader + LinkStride * level;
+        int f = _nodes[from].Links + BlockHeader + LinkStride * level;
+        _links[e] = _links[f];
+        _links[e + 1] = _links[f + 1];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref double BlockScore(int block) => ref Unsafe.As<int, double>(ref _links[block + 1]);
+
+    /// <summary>
+    /// Fills <paramref name="update"/> with the last node before (score, member) on each level, and
+    /// <paramref name="rank"/> (when not empty) with the rank of each; hops by blocks (see the remarks).
+    /// </summary>
+    private void Search(double score, ReadOnlySpan<byte> member, Span<int> update, Span<long> rank)
+    {
+        int cur = Header, curBlock = _nodes[Header].Links;
+        bool ranks = !rank.IsEmpty;
+        for (int i = _level - 1; i >= 0; i--)
+        {
+            long r = ranks && i != _level - 1 ? rank[i + 1] : 0;
+            while (true)
+            {
+                int e = curBlock + BlockHeader + LinkStride * i;
+                int nextBlock = _links[e + 1];
+                if (nextBlock < 0) break;
+                double s = BlockScore(nextBlock);
+                int next = _links[e];
+                if (!(s < score || (s == score && _nodes[next].Member.AsSpan().SequenceCompareTo(member) < 0))) break;
+                r += _links[e + 2];
+                cur = next;
+                curBlock = nextBlock;
+            }
+            if (ranks) rank[i] = r;
+            update[i] = cur;
+        }
+    }
 
     private int NodeLevel(int node) => _links[_nodes[node].Links];
 
@@ -172,18 +231,7 @@ public sealed class ZSkipList
     {
         Span<int> update = stackalloc int[MaxLevel];
         Span<long> rank = stackalloc long[MaxLevel];
-        int cur = Header;
-        for (int i = _level - 1; i >= 0; i--)
-        {
-            rank[i] = i == _level - 1 ? 0 : rank[i + 1];
-            int fwd;
-            while ((fwd = Forward(cur, i)) >= 0 && Before(fwd, score, member))
-            {
-                rank[i] += Span(cur, i);
-                cur = fwd;
-            }
-            update[i] = cur;
-        }
+        Search(score, member, update, rank);
         int level = RandomLevel();
         if (level > _level)
         {
@@ -195,12 +243,14 @@ public sealed class ZSkipList
             }
             _level = level;
         }
-        _nodes[x].Links = AllocLinks(level);
+        int block = AllocLinks(level);
+        _nodes[x].Links = block;
+        BlockScore(block) = score;
         for (int i = 0; i < level; i++)
         {
             int u = update[i];
-            Forward(x, i) = Forward(u, i);
-            Forward(u, i) = x;
+            CopyForward(x, u, i);
+            SetForward(u, i, x);
             // The new node takes over the part of u's span that lies after it.
             Span(x, i) = Span(u, i) - (int)(rank[0] - rank[i]);
             Span(u, i) = (int)(rank[0] - rank[i]) + 1;
@@ -222,7 +272,7 @@ public sealed class ZSkipList
             if (Forward(u, i) == x)
             {
                 Span(u, i) += Span(x, i) - 1;
-                Forward(u, i) = Forward(x, i);
+                CopyForward(u, x, i);
             }
             else
             {
@@ -248,14 +298,8 @@ public sealed class ZSkipList
     /// <summary>Fills <paramref name="update"/> with the last node before (score, member) on each level.</summary>
     private int Seek(double score, ReadOnlySpan<byte> member, Span<int> update)
     {
-        int cur = Header;
-        for (int i = _level - 1; i >= 0; i--)
-        {
-            int fwd;
-            while ((fwd = Forward(cur, i)) >= 0 && Before(fwd, score, member)) cur = fwd;
-            update[i] = cur;
-        }
-        return Forward(cur, 0);
+        Search(score, member, update, default);
+        return Forward(update[0], 0);
     }
 
     /// <summary>Removes <paramref name="member"/>; false when absent.</summary>
@@ -281,6 +325,7 @@ public sealed class ZSkipList
         if ((back < 0 || _nodes[back].Score < newScore) && (next < 0 || _nodes[next].Score > newScore))
         {
             _nodes[x].Score = newScore;
+            BlockScore(_nodes[x].Links) = newScore;
             return;
         }
         var member = _nodes[x].Member!;
@@ -543,6 +588,7 @@ public sealed class ZSkipList
             if (_nodes[n].Backward != prev) throw new InvalidOperationException("backward link broken");
             if (prev >= 0 && !Before(prev, _nodes[n].Score, _nodes[n].Member)) throw new InvalidOperationException("order broken");
             if (!_dict.TryGetValue(_nodes[n].Member!, out int d) || d != n) throw new InvalidOperationException("dict mismatch");
+            if (BlockScore(_nodes[n].Links).CompareTo(_nodes[n].Score) != 0) throw new InvalidOperationException("block score stale");
             prev = n;
             count++;
         }
@@ -559,6 +605,7 @@ public sealed class ZSkipList
             while (Forward(cur, i) >= 0)
             {
                 int f = Forward(cur, i);
+                if (_links[_nodes[cur].Links + BlockHeader + LinkStride * i + 1] != _nodes[f].Links) throw new InvalidOperationException($"forward block stale at level {i}");
                 at += Span(cur, i);
                 if (pos[f] != at) throw new InvalidOperationException($"span broken at level {i}");
                 cur = f;

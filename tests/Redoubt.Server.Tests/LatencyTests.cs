@@ -51,7 +51,8 @@ public sealed class LatencyTests : IClassFixture<LatencyServer>
 
         string doctor = (string)c.Call("LATENCY", "DOCTOR")!;
         Assert.StartsWith("Dave, I have observed latency spikes in this Redis instance.", doctor);
-        Assert.Contains("1. command: ", doctor);
+        // Numbered among the events seen: on a loaded machine another one (a slow cron tick) may come first.
+        Assert.Matches(@"(?m)^\d+\. command: ", doctor);
         Assert.Contains("- Check your Slow Log to understand what are the commands you are running which are too slow to execute.", doctor);
 
         Assert.Equal(0L, c.Call("LATENCY", "RESET", "nosuchevent"));

@@ -6,6 +6,7 @@ using Xunit;
 namespace Redoubt.Server.Tests;
 
 /// <summary>The unix domain socket listener: unixsocket, unixsocketperm, client naming, removal on shutdown.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class UnixSocketTests
 {
     /// <summary>Sends raw commands over the unix socket and returns what arrives until the server goes quiet or closes.</summary>

@@ -200,7 +200,7 @@ lib_used_memory() {
 
 # Median of the numbers on stdin (one per line; "n/a" lines ignored); "n/a" when there are none.
 lib_median() {
-  grep -E '^-?[0-9.]+$' | sort -g | awk '{ a[NR] = $1 } END {
+  { grep -E '^-?[0-9.]+$' || true; } | sort -g | awk '{ a[NR] = $1 } END {
     if (NR == 0) { print "n/a"; exit }
     if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }

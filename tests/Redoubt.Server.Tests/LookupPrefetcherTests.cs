@@ -59,6 +59,46 @@ public sealed class LookupPrefetcherTests
         Assert.Equal(longKey.Length + get.Length, LookupPrefetcher.Run(table, longKey.Concat(get).ToArray()));
     }
 
+    [Fact]
+    public void FieldsOfBigHashesAndSetsAreScannedWithoutChangingThem()
+    {
+        // The second stage looks the key up and prefetches the field's place in the collection's table:
+        // it must neither change the collections nor stop the scan, whatever mix of keys a batch holds.
+        var table = TableWith(10);
+        var hash = new HashObject("big:h"u8.ToArray());
+        var set = new SetObject("big:s"u8.ToArray());
+        for (int i = 0; i < 500; i++)
+        {
+            hash.Set(Encoding.ASCII.GetBytes($"f{i}"), "v"u8, 128, 64);
+            set.Add(Encoding.ASCII.GetBytes($"m{i}"), 512);
+        }
+        Assert.NotNull(hash.Table);
+        Assert.NotNull(set.Table);
+        table.Add(hash, 0);
+        table.Add(set, 0);
+        var commands = new List<byte[]>();
+        for (int i = 0; i < 40; i++)
+        {
+            commands.Add(i % 3 == 0 ? Command("SADD", "big:s", $"m{i * 7}")
+                : i % 3 == 1 ? Command("HSET", "big:h", $"f{i * 5}", "x")
+                : Command("GET", $"key:{i % 10}"));
+        }
+        commands.Add(Command("HGET", "missing", "f1"));
+        commands.Add(Command("SADD", "key:1", "m1"));
+        byte[] buffer = commands.SelectMany(c => c).ToArray();
+        int offset = 0;
+        while (offset < buffer.Length)
+        {
+            int scanned = LookupPrefetcher.Run(table, buffer.AsSpan(offset));
+            Assert.True(scanned > 0);
+            offset += scanned;
+        }
+        Assert.Equal(buffer.Length, offset);
+        Assert.Equal(500, hash.Count);
+        Assert.Equal(500, set.Count);
+        Assert.Equal(12, table.Count);
+    }
+
     [Theory]
     [InlineData("*2\r\n$3\r\nGET\r\n$-1\r\n")]
     [InlineData("*2\r\n$3\r\nGET\r\n$99999999999\r\n")]

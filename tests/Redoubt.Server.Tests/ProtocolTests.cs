@@ -69,6 +69,39 @@ public sealed class ProtocolTests : IClassFixture<SharedServer>
         Assert.True(c.IsClosedByServer());
     }
 
+    [Fact]
+    public void PipelinesOnBigHashesAndSetsAnswerAsIfSentOneByOne()
+    {
+        // Their fields are prefetched ahead of the commands: the answers must not change.
+        using var c = _server.Connect();
+        c.Call("DEL", "pipe:h", "pipe:s");
+        // Past the default 512 entries of the packed encodings.
+        const int n = 600;
+        for (int i = 0; i < n; i++)
+        {
+            c.Call("HSET", "pipe:h", $"f{i}", $"v{i}");
+            c.Call("SADD", "pipe:s", $"m{i}");
+        }
+        Assert.Equal("hashtable", c.Call("OBJECT", "ENCODING", "pipe:h"));
+        Assert.Equal("hashtable", c.Call("OBJECT", "ENCODING", "pipe:s"));
+        var batch = new MemoryStream();
+        var expected = new List<object?>();
+        for (int i = 0; i < 60; i++)
+        {
+            batch.Write(RespClient.Encode("HSET", "pipe:h", $"f{i * 17}", "new"));
+            expected.Add(i * 17 < n ? 0L : 1L);
+            batch.Write(RespClient.Encode("HGET", "pipe:h", $"f{i * 17}"));
+            expected.Add("new");
+            batch.Write(RespClient.Encode("SADD", "pipe:s", $"m{i * 19}"));
+            expected.Add(i * 19 < n ? 0L : 1L);
+            // Never added by the SADDs of the batch (those are multiples of 19).
+            batch.Write(RespClient.Encode("SISMEMBER", "pipe:s", $"m{i * 19 + 1}"));
+            expected.Add(i * 19 + 1 < n ? 1L : 0L);
+        }
+        c.SendRaw(batch.ToArray());
+        foreach (var e in expected) Assert.Equal(e, c.Read());
+    }
+
     [Theory]
     [InlineData("*abc\r\n", "ERR Protocol error: invalid multibulk length")]
     [InlineData("*2\r\n$3\r\nGET\r\n:1\r\n", "ERR Protocol error: expected '$', got ':'")]

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Redoubt.Server.Storage;
 
@@ -51,6 +52,22 @@ public sealed class FieldTable
 
     public long MemoryUsage
         => 48 + _buckets.Length * 4L + _entries.Length * 16L + (_values == null ? 0 : _values.Length * 8L) + _payloadBytes;
+
+    // Prefetch stages for pipelined commands on one big hash or set (see LookupPrefetcher): the
+    // bucket, then the chain's first entry, each only a hint.
+
+    /// <summary>Stage 1: asks for the bucket of the field whose <see cref="ByteArrayComparer.Hash"/> is <paramref name="hash"/>.</summary>
+    public unsafe void PrefetchBucket(int hash)
+    {
+        if (Sse.IsSupported) Sse.Prefetch0(Unsafe.AsPointer(ref _buckets[hash & (_buckets.Length - 1)]));
+    }
+
+    /// <summary>Stage 2: asks for the first entry of that bucket's chain.</summary>
+    public unsafe void PrefetchChainHead(int hash)
+    {
+        int i = _buckets[hash & (_buckets.Length - 1)] - 1;
+        if (Sse.IsSupported && (uint)i < (uint)_entries.Length) Sse.Prefetch0(Unsafe.AsPointer(ref _entries[i]));
+    }
 
     /// <summary>Slot holding <paramref name="key"/>, or -1.</summary>
     public int Find(ReadOnlySpan<byte> key)

@@ -169,6 +169,19 @@ public sealed class KeyTable
         if (obj != null) Sse.Prefetch0((void*)Unsafe.As<object, nint>(ref obj));
     }
 
+    /// <summary>The object stored under <paramref name="key"/> (whose <see cref="PrefetchHash"/> is given), or null: for prefetching only.</summary>
+    public object? PeekForPrefetch(ReadOnlySpan<byte> key, int hash)
+    {
+        var entries = _entries;
+        int tag = hash & TagMask;
+        for (int i = _buckets[hash & (_buckets.Length - 1)] - 1; (uint)i < (uint)entries.Length; i = entries[i].Next)
+        {
+            ref var e = ref entries[i];
+            if ((e.Meta & TagMask) == tag && KeyOf(e.Obj!).SequenceEqual(key)) return e.Obj;
+        }
+        return null;
+    }
+
     /// <summary>Slot of <paramref name="key"/>, or -1.</summary>
     public int Find(ReadOnlySpan<byte> key)
     {

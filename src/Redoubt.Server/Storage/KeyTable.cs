@@ -172,21 +172,18 @@ public sealed class KeyTable
     /// <summary>The object stored under <paramref name="key"/> (whose <see cref="PrefetchHash"/> is given), or null: for prefetching only.</summary>
     public object? PeekForPrefetch(ReadOnlySpan<byte> key, int hash)
     {
-        var entries = _entries;
-        int tag = hash & TagMask;
-        for (int i = _buckets[hash & (_buckets.Length - 1)] - 1; (uint)i < (uint)entries.Length; i = entries[i].Next)
-        {
-            ref var e = ref entries[i];
-            if ((e.Meta & TagMask) == tag && KeyOf(e.Obj!).SequenceEqual(key)) return e.Obj;
-        }
-        return null;
+        int slot = FindHashed(key, hash);
+        return slot >= 0 ? _entries[slot].Obj : null;
     }
 
     /// <summary>Slot of <paramref name="key"/>, or -1.</summary>
-    public int Find(ReadOnlySpan<byte> key)
+    public int Find(ReadOnlySpan<byte> key) => FindHashed(key, Hash(key));
+
+    /// <summary>Slot of <paramref name="key"/> whose <see cref="Hash"/> is <paramref name="hash"/>, or -1: entries of other tags are skipped unread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int FindHashed(ReadOnlySpan<byte> key, int hash)
     {
         var entries = _entries;
-        int hash = Hash(key);
         int tag = hash & TagMask;
         int i = _buckets[hash & (_buckets.Length - 1)] - 1;
         while ((uint)i < (uint)entries.Length)
@@ -218,15 +215,8 @@ public sealed class KeyTable
     public int AddIfAbsent(object obj, int meta, int hash)
     {
         if (Count >= _buckets.Length && BucketGrowthAllowed()) Resize(_buckets.Length * 2);
-        var key = KeyOf(obj);
-        int tag = hash & TagMask;
-        var entries = _entries;
-        for (int i = _buckets[hash & (_buckets.Length - 1)] - 1; (uint)i < (uint)entries.Length; i = entries[i].Next)
-        {
-            ref var e = ref entries[i];
-            if ((e.Meta & TagMask) == tag && KeyOf(e.Obj!).SequenceEqual(key)) return ~i;
-        }
-        return Insert(obj, meta, hash);
+        int existing = FindHashed(KeyOf(obj), hash);
+        return existing >= 0 ? ~existing : Insert(obj, meta, hash);
     }
 
     private int Insert(object obj, int meta, int hash)

@@ -29,7 +29,7 @@ public sealed partial class RedisServer
                 var member = z.EntryAt(pos, out double s);
                 element.Clear();
                 ServerCommands.MixDigest(element, member);
-                ServerCommands.MixDigest(element, score[..SortedSetCommands.FormatG17(s, score)]);
+                ServerCommands.MixDigest(element, score[..Protocol.NumberFormat.WriteG17(score, s)]);
                 ServerCommands.XorDigest(digest, element);
             }
         };

@@ -331,7 +331,7 @@ public static partial class SortedSetCommands
         foreach (int s in found)
         {
             c.Reply.Bulk(sl.MemberAt(s));
-            int len = FormatG17(sl.ScoreAt(s), num);
+            int len = NumberFormat.WriteG17(num, sl.ScoreAt(s));
             c.Reply.Bulk(num[..len]);
         }
         found.Clear();

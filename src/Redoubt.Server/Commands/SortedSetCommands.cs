@@ -102,7 +102,7 @@ public static partial class SortedSetCommands
     internal static void ReplyScore(Client c, double d)
     {
         Span<byte> buf = stackalloc byte[32];
-        int n = FormatG17(d, buf);
+        int n = NumberFormat.WriteG17(buf, d);
         if (c.Reply.IsResp3)
         {
             c.Reply.Raw(","u8);
@@ -111,9 +111,6 @@ public static partial class SortedSetCommands
         }
         else c.Reply.Bulk(buf[..n]);
     }
-
-    /// <summary>C's "%.17g" into <paramref name="dest"/>; infinities as "inf"/"-inf".</summary>
-    internal static int FormatG17(double d, Span<byte> dest) => NumberFormat.WriteG17(dest, d);
 
     // ---- ZADD / ZINCRBY --------------------------------------------------------------
 
